@@ -1,0 +1,19 @@
+//! Shoal's wire crate: everything the storage node and the client library both need.
+//!
+//! It owns the DynamoDB data model (attribute values, decimal numbers, items, key schemas),
+//! the order-preserving key encoding and the frozen partition-key hash, the expression
+//! language (parse and evaluate), and the binary protocol (frames, messages, error kinds).
+//!
+//! Invariant: no I/O and no async here; every function is a pure transformation of values.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cluster;
+pub mod error;
+pub mod limits;
+pub mod number;
+pub mod value;
+
+pub use error::{Error, ErrorKind};
+pub use number::{Number, NumberError};
+pub use value::{AttributeValue, Item};
