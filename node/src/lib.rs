@@ -1,0 +1,8 @@
+//! Shoal storage node: the shard runtime, the storage engine and (later) replication and
+//! request execution.
+//!
+//! Invariant: no lock is shared between shards; each shard owns its files, cache and log.
+//! Only `rt` and `storage::dma` name glommio.
+
+pub mod rt;
+pub mod storage;

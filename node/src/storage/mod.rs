@@ -1,0 +1,16 @@
+//! The storage engine of one shard: write-ahead log, copy-on-write B+tree, page cache,
+//! checkpoints and recovery, behind the [`io::Disk`] boundary.
+//!
+//! Invariant: nothing acknowledged is lost. Writes are acknowledged only once durable in the
+//! log; the tree is made durable lazily by checkpoints; recovery = newest valid checkpoint +
+//! replay of the log after it. Corruption is detected (CRC32C everywhere) and reported with
+//! file, offset and reason, never returned as data. The first failed write or fsync stops
+//! the shard's storage (fail-stop).
+
+pub mod dma;
+pub mod error;
+pub mod io;
+pub mod sim;
+pub mod wal;
+
+pub use error::StorageError;

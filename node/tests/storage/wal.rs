@@ -1,0 +1,351 @@
+//! Write-ahead log: group commit, recovery, torn tails versus corruption, recycling,
+//! fail-stop.
+
+use std::path::{Path, PathBuf};
+
+use shoal_node::storage::StorageError;
+use shoal_node::storage::dma::DmaDisk;
+use shoal_node::storage::io::{Disk, Latch};
+use shoal_node::storage::sim::SimDisk;
+use shoal_node::storage::wal::{Record, RecordKind, Wal, WalConfig};
+
+use crate::support::{TempDir, run};
+
+fn small_config() -> WalConfig {
+    WalConfig {
+        segment_size: 64 * 1024,
+        flush_bytes_max: 16 * 1024,
+        pending_bytes_max: 64 * 1024,
+        record_size_max: 32 * 1024,
+        spare_segments_max: 2,
+    }
+}
+
+fn entry(stream: u64, index: u64, payload: &[u8]) -> Record<'_> {
+    Record {
+        kind: RecordKind::Entry,
+        stream,
+        term: 1,
+        index,
+        payload,
+    }
+}
+
+fn payload(stream: u64, index: u64) -> Vec<u8> {
+    let len = 20 + (index * 37 + stream * 11) % 300;
+    (0..len)
+        .map(|i| (i as u64 ^ index ^ (stream << 3)) as u8)
+        .collect()
+}
+
+/// Opens the log and returns it with every replayed (stream, index, payload).
+async fn open_collect<D: Disk>(
+    disk: &D,
+    dir: &Path,
+    config: WalConfig,
+) -> Result<(Wal<D>, Vec<(u64, u64, Vec<u8>)>), StorageError> {
+    let mut seen = Vec::new();
+    let wal = Wal::open(disk.clone(), dir, config, Latch::new(), &mut |rec, _| {
+        if rec.kind == RecordKind::Entry {
+            seen.push((rec.stream, rec.index, rec.payload.to_vec()));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok((wal, seen))
+}
+
+#[test]
+fn appended_records_replay_in_order_after_reopen_on_real_files() {
+    let tmp = TempDir::new("wal-real");
+    let dir = tmp.0.clone();
+    run(move || async move {
+        let disk = DmaDisk::new(&dir).await.expect("dma disk");
+        let wal_dir = dir.join("wal");
+        let (wal, seen) = open_collect(&disk, &wal_dir, small_config())
+            .await
+            .expect("open");
+        assert!(seen.is_empty());
+        for i in 1..=500u64 {
+            wal.append_durable(&entry(i % 3, i, &payload(i % 3, i)))
+                .await
+                .expect("append");
+        }
+        wal.close().await.expect("close");
+        let (wal, seen) = open_collect(&disk, &wal_dir, small_config())
+            .await
+            .expect("reopen");
+        let expect: Vec<_> = (1..=500u64)
+            .map(|i| (i % 3, i, payload(i % 3, i)))
+            .collect();
+        assert_eq!(seen, expect);
+        let back = wal
+            .read(1, 0, u64::MAX, usize::MAX)
+            .await
+            .expect("read back");
+        let idx: Vec<u64> = back.iter().map(|e| e.index).collect();
+        let want: Vec<u64> = (1..=500).filter(|i| i % 3 == 1).collect();
+        assert_eq!(idx, want);
+        assert!(back.iter().all(|e| e.payload == payload(1, e.index)));
+        wal.close().await.expect("close");
+    });
+}
+
+#[test]
+fn concurrent_appends_share_flushes() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, WalConfig::default())
+            .await
+            .expect("open");
+        let before = wal.stats().flushes;
+        let mut tasks = Vec::new();
+        for w in 0..64u64 {
+            let wal = wal.clone();
+            tasks.push(glommio::spawn_local(async move {
+                for i in 0..20u64 {
+                    let p = payload(w, i);
+                    wal.append_durable(&entry(w, i + 1, &p))
+                        .await
+                        .expect("append");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await;
+        }
+        let flushes = wal.stats().flushes - before;
+        assert!(
+            flushes < 64 * 20 / 4,
+            "{flushes} flushes for 1280 appends: no group commit"
+        );
+        wal.close().await.expect("close");
+    });
+}
+
+#[test]
+fn crash_keeps_every_acknowledged_record_and_cuts_the_torn_tail() {
+    for seed in 0..40u64 {
+        run(move || async move {
+            let disk = SimDisk::new();
+            let dir = PathBuf::from("/sim/wal");
+            let (wal, _) = open_collect(&disk, &dir, small_config())
+                .await
+                .expect("open");
+            let acked = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let mut tasks = Vec::new();
+            for w in 0..4u64 {
+                let wal = wal.clone();
+                let acked = acked.clone();
+                tasks.push(glommio::spawn_local(async move {
+                    for i in 1..=(30 + seed % 17) {
+                        let p = payload(w, i);
+                        if wal.append_durable(&entry(w, i, &p)).await.is_ok() {
+                            acked.borrow_mut().push((w, i));
+                        }
+                    }
+                }));
+            }
+            // Crash at an arbitrary moment: after some flushes, with appends in flight.
+            for _ in 0..(seed * 3 % 50) {
+                glommio::yield_if_needed().await;
+                futures::future::ready(()).await;
+                glommio::executor().yield_now().await;
+            }
+            let acked_at_crash = acked.borrow().clone();
+            disk.crash(seed);
+            drop(tasks);
+            let (wal2, seen) = open_collect(&disk, &dir, small_config())
+                .await
+                .expect("reopen");
+            for (w, i) in &acked_at_crash {
+                assert!(
+                    seen.iter()
+                        .any(|(s, x, p)| s == w && x == i && *p == payload(*w, *i)),
+                    "seed {seed}: acknowledged record ({w}, {i}) lost"
+                );
+            }
+            for (s, i, p) in &seen {
+                assert_eq!(*p, payload(*s, *i), "seed {seed}: wrong payload");
+            }
+            // The log keeps working after the cut, and a second recovery agrees.
+            wal2.append_durable(&entry(9, 1, b"after"))
+                .await
+                .expect("append after cut");
+            wal2.close().await.expect("close");
+            let (wal3, seen3) = open_collect(&disk, &dir, small_config())
+                .await
+                .expect("reopen 2");
+            assert_eq!(seen3.len(), seen.len() + 1, "seed {seed}");
+            wal3.close().await.expect("close");
+        });
+    }
+}
+
+#[test]
+fn torn_last_flush_is_cut_not_reported() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("open");
+        for i in 1..=10u64 {
+            wal.append_durable(&entry(1, i, &payload(1, i)))
+                .await
+                .expect("append");
+        }
+        // A large flush whose first sector reaches the disk but the rest does not.
+        let big = vec![7u8; 12_000];
+        let ticket = wal.append(&entry(1, 11, &big)).await.expect("append");
+        disk.fail_sync_after(0);
+        assert!(
+            wal.wait_durable(ticket).await.is_err(),
+            "fsync failure must surface"
+        );
+        disk.crash_tearing_last_write(1);
+        let (wal, seen) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("reopen");
+        assert_eq!(seen.len(), 10);
+        assert!(
+            wal.stats().recovery.cut.is_some(),
+            "torn tail should be reported as cut"
+        );
+        wal.close().await.expect("close");
+    });
+}
+
+#[test]
+fn bit_flip_in_an_acknowledged_record_refuses_to_open_with_file_and_offset() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("open");
+        for i in 1..=5u64 {
+            wal.append_durable(&entry(1, i, &payload(1, i)))
+                .await
+                .expect("append");
+        }
+        wal.close().await.expect("close");
+        let seg = disk
+            .paths()
+            .into_iter()
+            .find(|p| p.to_string_lossy().ends_with(".log"));
+        let seg = seg.expect("a segment file");
+        // Block 1 holds the first flush; flip a byte inside its first record's payload.
+        assert!(disk.corrupt(&seg, 4096 + 32 + 40 + 3, 0x40));
+        match open_collect(&disk, &dir, small_config()).await {
+            Err(StorageError::Corrupt {
+                path,
+                offset,
+                reason,
+            }) => {
+                assert_eq!(path, seg);
+                assert_eq!(offset, 4096, "{reason}");
+                assert!(reason.contains("checksum"), "{reason}");
+            }
+            Err(other) => panic!("wrong error: {other}"),
+            Ok(_) => panic!("opened a log with a damaged acknowledged record"),
+        }
+    });
+}
+
+#[test]
+fn truncated_segments_are_recycled_and_stale_records_never_replay() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("open");
+        let mut last = 0;
+        for round in 0..20u64 {
+            for i in 1..=40u64 {
+                last = round * 40 + i;
+                wal.append_durable(&entry(5, last, &payload(5, last)))
+                    .await
+                    .expect("append");
+            }
+            wal.truncate_prefix(5, last - 10).expect("truncate");
+            wal.sync().await.expect("sync");
+        }
+        // Let the flusher's housekeeping run.
+        wal.append_durable(&entry(6, 1, b"x"))
+            .await
+            .expect("append");
+        wal.append_durable(&entry(6, 2, b"y"))
+            .await
+            .expect("append");
+        let stats = wal.stats();
+        assert!(stats.segments_recycled > 0, "{stats:?}");
+        let files = disk.paths().len();
+        assert!(
+            files <= 6,
+            "{files} segment files: recycling does not bound the log"
+        );
+        wal.close().await.expect("close");
+        let (wal, seen) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("reopen");
+        let s5 = wal.stream(5).expect("stream 5");
+        assert_eq!(s5.truncated_upto, last - 10);
+        assert_eq!(s5.first_index(), last - 9);
+        for (s, i, p) in seen.iter().filter(|r| r.0 == 5) {
+            assert_eq!(*p, payload(*s, *i), "stale or wrong record replayed");
+        }
+        let back = wal.read(5, 0, u64::MAX, usize::MAX).await.expect("read");
+        assert_eq!(back.len(), 10);
+        wal.close().await.expect("close");
+    });
+}
+
+#[test]
+fn failed_write_stops_the_log_for_good() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("open");
+        wal.append_durable(&entry(1, 1, b"a"))
+            .await
+            .expect("append");
+        disk.fail_write_after(0);
+        let err = wal
+            .append_durable(&entry(1, 2, b"b"))
+            .await
+            .expect_err("must fail");
+        assert!(matches!(err, StorageError::Failed(_)), "{err}");
+        disk.clear_faults();
+        let again = wal
+            .append_durable(&entry(1, 3, b"c"))
+            .await
+            .expect_err("stays failed");
+        assert!(again.to_string().contains("injected EIO"), "{again}");
+    });
+}
+
+#[test]
+fn oversized_record_is_refused_with_the_limit() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("open");
+        let big = vec![0u8; 40_000];
+        let err = wal.append(&entry(1, 1, &big)).await.expect_err("too large");
+        assert!(
+            matches!(err, StorageError::TooLarge { max: 32768, .. }),
+            "{err}"
+        );
+        wal.append_durable(&entry(1, 1, b"fine"))
+            .await
+            .expect("log still serves");
+        wal.close().await.expect("close");
+    });
+}
