@@ -16,7 +16,6 @@ use crate::limits::PARTITION_REPLICAS_MAX;
     Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq))]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct NodeId(pub u32);
 
 /// A shard (one per CPU core) within a node; shard `i` listens on `client_base + i`.
@@ -24,7 +23,6 @@ pub struct NodeId(pub u32);
     Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq))]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct ShardId(pub u16);
 
 /// A partition: a range of partition-key hashes of one table, replicated by one raft group.
@@ -32,7 +30,6 @@ pub struct ShardId(pub u16);
     Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq))]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct PartitionId(pub u64);
 
 /// A table's internal identifier (the first component of every storage key).
@@ -40,7 +37,6 @@ pub struct PartitionId(pub u64);
     Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq))]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct TableId(pub u64);
 
 /// Version of the partition map; every change (split, move, leader change) increases it.
@@ -48,7 +44,6 @@ pub struct TableId(pub u64);
     Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq))]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct Epoch(pub u64);
 
 /// Where one replica lives: a node and the shard on it.
@@ -56,7 +51,6 @@ pub struct Epoch(pub u64);
     Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq))]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct ReplicaLocation {
     /// The node.
     pub node: NodeId,
@@ -67,7 +61,6 @@ pub struct ReplicaLocation {
 /// One entry of the partition map.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[rkyv(derive(Debug))]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct PartitionMapEntry {
     /// The table the partition belongs to.
     pub table: TableId,
@@ -78,11 +71,6 @@ pub struct PartitionMapEntry {
     /// Last partition-key hash covered (inclusive).
     pub hash_end: u64,
     /// Every replica, leader included.
-    #[cfg_attr(
-        test,
-        proptest(strategy = "proptest::collection::vec(\
-        proptest::prelude::any::<ReplicaLocation>(), 0..4)")
-    )]
     pub replicas: Vec<ReplicaLocation>,
     /// The replica believed to lead, if known.
     pub leader: Option<ReplicaLocation>,
@@ -117,5 +105,45 @@ impl PartitionMapEntry {
             return Err(format!("leader {leader:?} is not a replica"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod sample_impls {
+    use super::*;
+    use crate::sample::{Gen, Sample};
+
+    macro_rules! sample_newtype {
+        ($($name:ident),*) => {$(
+            impl Sample for $name {
+                fn sample(g: &mut Gen) -> $name {
+                    $name(Sample::sample(g))
+                }
+            }
+        )*};
+    }
+    sample_newtype!(NodeId, ShardId, PartitionId, TableId, Epoch);
+
+    impl Sample for ReplicaLocation {
+        fn sample(g: &mut Gen) -> ReplicaLocation {
+            ReplicaLocation {
+                node: Sample::sample(g),
+                shard: Sample::sample(g),
+            }
+        }
+    }
+
+    impl Sample for PartitionMapEntry {
+        fn sample(g: &mut Gen) -> PartitionMapEntry {
+            PartitionMapEntry {
+                table: Sample::sample(g),
+                partition: Sample::sample(g),
+                hash_start: Sample::sample(g),
+                hash_end: Sample::sample(g),
+                replicas: Sample::sample(g),
+                leader: Sample::sample(g),
+                epoch: Sample::sample(g),
+            }
+        }
     }
 }

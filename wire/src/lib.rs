@@ -8,10 +8,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[macro_use]
+mod macros;
+
 pub mod cluster;
 pub mod error;
 pub mod limits;
 pub mod number;
+#[cfg(test)]
+mod sample;
+pub mod schema;
+pub mod validate;
 pub mod value;
 
 pub use error::{Error, ErrorKind};
