@@ -13,6 +13,7 @@ mod macros;
 
 pub mod cluster;
 pub mod error;
+pub mod key;
 pub mod limits;
 pub mod number;
 #[cfg(test)]

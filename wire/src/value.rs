@@ -288,14 +288,17 @@ pub(crate) mod tests {
         AttributeValue::N(Number::parse(text).unwrap())
     }
 
-    /// Strategy for numbers: random digits and exponents within range.
+    /// Strategy for numbers: random digit counts, digits and exponents, all within range.
     pub(crate) fn number_strategy() -> impl Strategy<Value = Number> {
-        (any::<bool>(), 0u128..10u128.pow(38), -167i32..=125).prop_filter_map(
-            "in range",
-            |(negative, coefficient, exponent)| {
-                Number::from_parts(negative, coefficient, exponent).ok()
-            },
-        )
+        (any::<bool>(), 1u32..=38)
+            .prop_flat_map(|(negative, digits)| {
+                let low = 10u128.pow(digits - 1);
+                let span = digits as i32 - 1;
+                (Just(negative), low..low * 10, -130 - span..=125 - span)
+            })
+            .prop_map(|(negative, coefficient, exponent)| {
+                Number::from_parts(negative, coefficient, exponent).expect("in range")
+            })
     }
 
     /// Strategy for arbitrary (not necessarily valid) attribute values, small and shallow.
