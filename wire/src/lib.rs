@@ -13,8 +13,10 @@ mod macros;
 
 pub mod cluster;
 pub mod error;
+pub mod frame;
 pub mod key;
 pub mod limits;
+pub mod message;
 pub mod number;
 #[cfg(test)]
 mod sample;
@@ -23,5 +25,7 @@ pub mod validate;
 pub mod value;
 
 pub use error::{Error, ErrorKind};
+pub use frame::{Decoded, Frame, FrameError, FrameReader, decode_frame, encode_frame};
+pub use message::{Message, MessageKind};
 pub use number::{Number, NumberError};
 pub use value::{AttributeValue, Item};

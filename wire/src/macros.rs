@@ -33,7 +33,6 @@ macro_rules! wire_struct {
 }
 
 /// Declares an enum whose variants are unit variants or carry one value, as a wire type.
-#[allow(unused_macros)]
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
