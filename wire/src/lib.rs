@@ -13,6 +13,7 @@ mod macros;
 
 pub mod cluster;
 pub mod error;
+pub mod expr;
 pub mod frame;
 pub mod key;
 pub mod limits;

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::value::AttributeValue;
+use crate::value::{AttributeType, AttributeValue};
 
 /// One step of a document path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,7 +35,9 @@ impl Path {
 
     /// A path of one top-level attribute.
     pub fn attribute(name: &str) -> Path {
-        Path { elements: vec![PathElement::Name(name.to_owned())] }
+        Path {
+            elements: vec![PathElement::Name(name.to_owned())],
+        }
     }
 
     /// The elements, first to last.
@@ -124,87 +126,12 @@ impl ArithOp {
     }
 }
 
-/// The ten DynamoDB value types, as named by `attribute_type` and in messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ValueType {
-    /// String.
-    S,
-    /// Number.
-    N,
-    /// Binary.
-    B,
-    /// Boolean.
-    Bool,
-    /// Null.
-    Null,
-    /// Map.
-    M,
-    /// List.
-    L,
-    /// String set.
-    Ss,
-    /// Number set.
-    Ns,
-    /// Binary set.
-    Bs,
-}
-
-impl ValueType {
-    /// Every type, in the order DynamoDB lists valid `attribute_type` names.
-    pub const ALL: [ValueType; 10] = [
-        ValueType::B,
-        ValueType::Null,
-        ValueType::Ss,
-        ValueType::Bool,
-        ValueType::L,
-        ValueType::Bs,
-        ValueType::N,
-        ValueType::Ns,
-        ValueType::S,
-        ValueType::M,
-    ];
-
-    /// The type of a value.
-    pub fn of(value: &AttributeValue) -> ValueType {
-        match value {
-            AttributeValue::S(_) => ValueType::S,
-            AttributeValue::N(_) => ValueType::N,
-            AttributeValue::B(_) => ValueType::B,
-            AttributeValue::Bool(_) => ValueType::Bool,
-            AttributeValue::Null => ValueType::Null,
-            AttributeValue::M(_) => ValueType::M,
-            AttributeValue::L(_) => ValueType::L,
-            AttributeValue::Ss(_) => ValueType::Ss,
-            AttributeValue::Ns(_) => ValueType::Ns,
-            AttributeValue::Bs(_) => ValueType::Bs,
-        }
-    }
-
-    /// The type's name: `S`, `N`, `B`, `BOOL`, `NULL`, `M`, `L`, `SS`, `NS`, `BS`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ValueType::S => "S",
-            ValueType::N => "N",
-            ValueType::B => "B",
-            ValueType::Bool => "BOOL",
-            ValueType::Null => "NULL",
-            ValueType::M => "M",
-            ValueType::L => "L",
-            ValueType::Ss => "SS",
-            ValueType::Ns => "NS",
-            ValueType::Bs => "BS",
-        }
-    }
-
-    /// The type named `name` (exact, case-sensitive), if any.
-    pub fn from_name(name: &str) -> Option<ValueType> {
-        ValueType::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// True for S, N and B, the types that can be ordered.
-    pub fn is_scalar(self) -> bool {
-        matches!(self, ValueType::S | ValueType::N | ValueType::B)
-    }
+/// True for S, N and B, the types that can be ordered (§1.6).
+pub fn is_scalar(value_type: AttributeType) -> bool {
+    matches!(
+        value_type,
+        AttributeType::S | AttributeType::N | AttributeType::B
+    )
 }
 
 /// An operand of a condition.
@@ -251,7 +178,7 @@ pub enum Condition {
     /// `attribute_not_exists(path)`.
     NotExists(Path),
     /// `attribute_type(operand, :type)`.
-    Type(Operand, ValueType),
+    Type(Operand, AttributeType),
     /// `begins_with(operand, prefix)`.
     BeginsWith(Operand, Operand),
     /// `contains(operand, element)`.

@@ -67,18 +67,24 @@ fn walk_condition(tokens: &Tokens<'_>, node: &RawNode, nesting: u32) -> Result {
         RawNode::Value(_) => Ok(()),
         RawNode::Call { name, args } => {
             check_condition_call(tokens.text(*name as usize), nesting)?;
-            args.iter().try_for_each(|arg| walk_condition(tokens, arg, nesting + 1))
+            args.iter()
+                .try_for_each(|arg| walk_condition(tokens, arg, nesting + 1))
         }
         RawNode::Compare { left, right, .. } | RawNode::Arith { left, right, .. } => {
             walk_condition(tokens, left, nesting + 1)?;
             walk_condition(tokens, right, nesting + 1)
         }
-        RawNode::Between { subject, lower, upper } => {
-            [subject, lower, upper].into_iter().try_for_each(|n| walk_condition(tokens, n, nesting + 1))
-        }
+        RawNode::Between {
+            subject,
+            lower,
+            upper,
+        } => [subject, lower, upper]
+            .into_iter()
+            .try_for_each(|n| walk_condition(tokens, n, nesting + 1)),
         RawNode::In { subject, list } => {
             walk_condition(tokens, subject, nesting + 1)?;
-            list.iter().try_for_each(|n| walk_condition(tokens, n, nesting + 1))
+            list.iter()
+                .try_for_each(|n| walk_condition(tokens, n, nesting + 1))
         }
         RawNode::And(left, right) | RawNode::Or(left, right) => {
             walk_condition(tokens, left, nesting)?;
@@ -97,7 +103,11 @@ fn check_condition_call(name: &str, nesting: u32) -> Result {
         };
         return Err(messages::detail(base, &[("function", &name)]));
     };
-    let misplaced = if nesting == 0 { !boolean } else { name != "size" };
+    let misplaced = if nesting == 0 {
+        !boolean
+    } else {
+        name != "size"
+    };
     if misplaced {
         return Err(messages::detail(FUNCTION_CONTEXT, &[("function", &name)]));
     }
@@ -110,7 +120,8 @@ fn walk_set_value(tokens: &Tokens<'_>, node: &RawNode, nesting: u32) -> Result {
         RawNode::Value(_) => Ok(()),
         RawNode::Call { name, args } => {
             check_update_call(tokens.text(*name as usize), nesting)?;
-            args.iter().try_for_each(|arg| walk_set_value(tokens, arg, nesting + 1))
+            args.iter()
+                .try_for_each(|arg| walk_set_value(tokens, arg, nesting + 1))
         }
         RawNode::Arith { left, right, .. } => {
             walk_set_value(tokens, left, nesting + 1)?;
@@ -143,7 +154,10 @@ fn check_path(tokens: &Tokens<'_>, path: &RawPath) -> Result {
             RawElement::Name(token) => {
                 let name = tokens.text(token as usize);
                 if is_reserved(name) {
-                    return Err(messages::detail(RESERVED_KEYWORD, &[("reserved keyword", &name)]));
+                    return Err(messages::detail(
+                        RESERVED_KEYWORD,
+                        &[("reserved keyword", &name)],
+                    ));
                 }
             }
             RawElement::Index(token) => {
@@ -161,5 +175,9 @@ fn check_path(tokens: &Tokens<'_>, path: &RawPath) -> Result {
 
 /// A list index written as decimal digits, if it fits DynamoDB's range.
 pub(crate) fn parse_index(digits: &str) -> Option<u32> {
-    digits.parse::<u64>().ok().filter(|&i| i <= u64::from(LIST_INDEX_MAX)).map(|i| i as u32)
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|&i| i <= u64::from(LIST_INDEX_MAX))
+        .map(|i| i as u32)
 }

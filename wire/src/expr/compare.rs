@@ -13,12 +13,7 @@ use crate::value::AttributeValue;
 
 /// Order of two scalars of the same type (S, N or B), else `None`.
 pub(crate) fn compare_scalars(left: &AttributeValue, right: &AttributeValue) -> Option<Ordering> {
-    match (left, right) {
-        (AttributeValue::S(a), AttributeValue::S(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
-        (AttributeValue::N(a), AttributeValue::N(b)) => Some(a.cmp(b)),
-        (AttributeValue::B(a), AttributeValue::B(b)) => Some(a.as_slice().cmp(b.as_slice())),
-        _ => None,
-    }
+    left.compare(right)
 }
 
 /// `size(value)`: string length in UTF-16 code units (as DynamoDB reports it), bytes of a
@@ -51,7 +46,10 @@ pub(crate) fn contains(value: &AttributeValue, operand: &AttributeValue) -> bool
     match (value, operand) {
         (AttributeValue::S(text), AttributeValue::S(part)) => text.contains(part.as_str()),
         (AttributeValue::B(bytes), AttributeValue::B(part)) => {
-            part.is_empty() || bytes.windows(part.len()).any(|window| window == part.as_slice())
+            part.is_empty()
+                || bytes
+                    .windows(part.len())
+                    .any(|window| window == part.as_slice())
         }
         (AttributeValue::Ss(set), AttributeValue::S(member)) => set.contains(member),
         (AttributeValue::Ns(set), AttributeValue::N(member)) => set.contains(member),
@@ -67,7 +65,7 @@ pub(crate) fn describe(value: &AttributeValue) -> String {
         AttributeValue::S(text) => format!("S:{text}"),
         AttributeValue::N(number) => format!("N:{number}"),
         AttributeValue::B(bytes) => format!("B:{}", hex(bytes)),
-        other => super::ast::ValueType::of(other).name().to_string(),
+        other => other.attribute_type().name().to_string(),
     };
     format!("AttributeValue: {{{body}}}")
 }
@@ -93,12 +91,18 @@ mod tests {
         assert_eq!(compare_scalars(&s("a"), &s("B")), Some(Ordering::Greater));
         assert_eq!(compare_scalars(&s("¿"), &s("z")), Some(Ordering::Greater));
         assert_eq!(compare_scalars(&n("10"), &n("9")), Some(Ordering::Greater));
-        assert_eq!(compare_scalars(&n("1e3"), &n("1000")), Some(Ordering::Equal));
+        assert_eq!(
+            compare_scalars(&n("1e3"), &n("1000")),
+            Some(Ordering::Equal)
+        );
         let low = AttributeValue::B(vec![0x7f]);
         let high = AttributeValue::B(vec![0x80]);
         assert_eq!(compare_scalars(&low, &high), Some(Ordering::Less));
         assert_eq!(compare_scalars(&s("1"), &n("1")), None);
-        assert_eq!(compare_scalars(&AttributeValue::Null, &AttributeValue::Null), None);
+        assert_eq!(
+            compare_scalars(&AttributeValue::Null, &AttributeValue::Null),
+            None
+        );
     }
 
     #[test]
@@ -107,10 +111,19 @@ mod tests {
         assert_eq!(size_of(&s("😀")), Some(Number::from(2)));
         assert_eq!(size_of(&n("5")), None);
         assert!(begins_with(&s("hello"), &s("he")));
-        assert!(!begins_with(&s("hello"), &AttributeValue::B(b"he".to_vec())));
+        assert!(!begins_with(
+            &s("hello"),
+            &AttributeValue::B(b"he".to_vec())
+        ));
         assert!(contains(&s("hello"), &s("ll")));
-        assert!(contains(&AttributeValue::B(b"hello".to_vec()), &AttributeValue::B(b"el".to_vec())));
-        assert!(contains(&AttributeValue::Ns(vec![Number::from(1)]), &n("1.0")));
+        assert!(contains(
+            &AttributeValue::B(b"hello".to_vec()),
+            &AttributeValue::B(b"el".to_vec())
+        ));
+        assert!(contains(
+            &AttributeValue::Ns(vec![Number::from(1)]),
+            &n("1.0")
+        ));
         assert!(contains(&AttributeValue::L(vec![s("x"), n("2")]), &n("2")));
         assert!(!contains(&AttributeValue::M(Default::default()), &s("k")));
         assert_eq!(describe(&n("1")), "AttributeValue: {N:1}");

@@ -27,5 +27,7 @@ pub fn parse_condition(
         return Err(redundant_parentheses(kind));
     }
     checks::check_condition(&tokens, &parsed.tree).map_err(|m| invalid(kind, &m))?;
-    Resolver::new(&tokens, subs).condition(&parsed.tree).map_err(|m| invalid(kind, &m))
+    Resolver::new(&tokens, subs)
+        .condition(&parsed.tree)
+        .map_err(|m| invalid(kind, &m))
 }

@@ -11,12 +11,17 @@ use crate::value::{AttributeValue, Item};
 /// The value at `path` in `item`, if every step exists.
 pub(crate) fn get<'i>(item: &'i Item, path: &Path) -> Option<&'i AttributeValue> {
     let (head, rest) = path.elements().split_first()?;
-    let PathElement::Name(name) = head else { return None };
+    let PathElement::Name(name) = head else {
+        return None;
+    };
     descend(item.get(name)?, rest)
 }
 
 /// The value reached from `value` by the steps `rest`.
-pub(crate) fn descend<'v>(value: &'v AttributeValue, rest: &[PathElement]) -> Option<&'v AttributeValue> {
+pub(crate) fn descend<'v>(
+    value: &'v AttributeValue,
+    rest: &[PathElement],
+) -> Option<&'v AttributeValue> {
     let mut current = value;
     for element in rest {
         current = step(current, element)?;
@@ -25,7 +30,10 @@ pub(crate) fn descend<'v>(value: &'v AttributeValue, rest: &[PathElement]) -> Op
 }
 
 /// One step down from `value`.
-pub(crate) fn step<'v>(value: &'v AttributeValue, element: &PathElement) -> Option<&'v AttributeValue> {
+pub(crate) fn step<'v>(
+    value: &'v AttributeValue,
+    element: &PathElement,
+) -> Option<&'v AttributeValue> {
     match (value, element) {
         (AttributeValue::M(map), PathElement::Name(name)) => map.get(name),
         (AttributeValue::L(list), PathElement::Index(index)) => list.get(*index as usize),

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use super::ast::{Comparator, Condition, Operand, ValueType};
+use super::ast::{Comparator, Condition, Operand};
 use super::compare::{begins_with, compare_scalars, contains, size_of};
 use super::document;
 use crate::value::{AttributeValue, Item};
@@ -21,10 +21,16 @@ impl Condition {
     /// True when the condition holds for `item`.
     pub fn evaluate(&self, item: &Item) -> bool {
         match self {
-            Condition::Compare { op, left, right } => {
-                compare(*op, value(left, item).as_deref(), value(right, item).as_deref())
-            }
-            Condition::Between { subject, lower, upper } => {
+            Condition::Compare { op, left, right } => compare(
+                *op,
+                value(left, item).as_deref(),
+                value(right, item).as_deref(),
+            ),
+            Condition::Between {
+                subject,
+                lower,
+                upper,
+            } => {
                 let (Some(subject), Some(lower), Some(upper)) =
                     (value(subject, item), value(lower, item), value(upper, item))
                 else {
@@ -42,7 +48,7 @@ impl Condition {
             Condition::Exists(path) => document::get(item, path).is_some(),
             Condition::NotExists(path) => document::get(item, path).is_none(),
             Condition::Type(operand, expected) => {
-                value(operand, item).is_some_and(|found| ValueType::of(&found) == *expected)
+                value(operand, item).is_some_and(|found| found.attribute_type() == *expected)
             }
             Condition::BeginsWith(subject, prefix) => {
                 both(subject, prefix, item).is_some_and(|(s, p)| begins_with(&s, &p))
@@ -88,7 +94,7 @@ pub(crate) fn value<'a>(operand: &'a Operand, item: &'a Item) -> Option<Cow<'a, 
         Operand::Path(path) => document::get(item, path).map(Cow::Borrowed),
         Operand::Value(value) => Some(Cow::Borrowed(value)),
         Operand::Size(inner) => {
-            let size = size_of(&value(inner, item)?)?;
+            let size = size_of(value(inner, item)?.as_ref())?;
             Some(Cow::Owned(AttributeValue::N(size)))
         }
     }

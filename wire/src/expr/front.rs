@@ -7,7 +7,7 @@
 
 use super::lexer::{self, Tokens};
 use super::limits::{EXPRESSION_SIZE_MAX, PARSE_NESTING_MAX};
-use super::messages::{self, ExpressionKind, EMPTY_EXPRESSION, EXPRESSION_SIZE, NESTING_TOO_DEEP};
+use super::messages::{self, EMPTY_EXPRESSION, EXPRESSION_SIZE, ExpressionKind, NESTING_TOO_DEEP};
 use super::parser::ParseError;
 use crate::error::Error;
 
@@ -39,12 +39,18 @@ pub(crate) fn parse_failure(tokens: &Tokens<'_>, kind: ExpressionKind, error: Pa
         ParseError::Syntax(index) => invalid(kind, &tokens.syntax_error(index as usize)),
         ParseError::TooDeep => {
             let levels = PARSE_NESTING_MAX + 1;
-            invalid(kind, &messages::detail(NESTING_TOO_DEEP, &[("nesting levels", &levels)]))
+            invalid(
+                kind,
+                &messages::detail(NESTING_TOO_DEEP, &[("nesting levels", &levels)]),
+            )
         }
     }
 }
 
 /// The error for redundant parentheses found while parsing.
 pub(crate) fn redundant_parentheses(kind: ExpressionKind) -> Error {
-    invalid(kind, &messages::detail(messages::REDUNDANT_PARENTHESES, &[]))
+    invalid(
+        kind,
+        &messages::detail(messages::REDUNDANT_PARENTHESES, &[]),
+    )
 }

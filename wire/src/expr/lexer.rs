@@ -87,7 +87,11 @@ impl<'s> Tokens<'s> {
     /// the previous token through the next one (whitespace in between kept).
     pub fn syntax_error(&self, index: usize) -> String {
         let token = self.tokens[index];
-        let near_start = if index == 0 { 0 } else { self.tokens[index - 1].start as usize };
+        let near_start = if index == 0 {
+            0
+        } else {
+            self.tokens[index - 1].start as usize
+        };
         let near_end = if token.kind == TokenKind::Eof {
             self.source.len()
         } else {
@@ -99,7 +103,10 @@ impl<'s> Tokens<'s> {
         let near = &self.source[near_start..near_end];
         super::messages::detail(
             super::messages::SYNTAX_ERROR,
-            &[("token", &format_args!("\"{}\"", self.text(index))), ("near", &format_args!("\"{near}\""))],
+            &[
+                ("token", &format_args!("\"{}\"", self.text(index))),
+                ("near", &format_args!("\"{near}\"")),
+            ],
         )
     }
 }
@@ -116,13 +123,25 @@ pub(crate) fn lex(source: &str) -> Tokens<'_> {
             continue;
         }
         let (kind, len) = scan_token(source, at);
-        tokens.push(Token { kind, start: at as u32, end: (at + len) as u32 });
+        tokens.push(Token {
+            kind,
+            start: at as u32,
+            end: (at + len) as u32,
+        });
         at += len;
     }
     let end = bytes.len() as u32;
-    tokens.push(Token { kind: TokenKind::Eof, start: end, end });
+    tokens.push(Token {
+        kind: TokenKind::Eof,
+        start: end,
+        end,
+    });
     let partner = match_parentheses(&tokens);
-    Tokens { source, tokens, partner }
+    Tokens {
+        source,
+        tokens,
+        partner,
+    }
 }
 
 /// The token starting at byte `at` (not whitespace) and its length in bytes.
@@ -134,7 +153,10 @@ fn scan_token(source: &str, at: usize) -> (TokenKind, usize) {
             let len = 1 + run_len(&bytes[at + 1..], is_name_byte);
             (word_kind(&source[at..at + len]), len)
         }
-        b'0'..=b'9' => (TokenKind::Digits, run_len(&bytes[at..], |b| b.is_ascii_digit())),
+        b'0'..=b'9' => (
+            TokenKind::Digits,
+            run_len(&bytes[at..], |b| b.is_ascii_digit()),
+        ),
         marker @ (b'#' | b':') => match run_len(&bytes[at + 1..], is_name_byte) {
             0 => (TokenKind::Unknown, 1),
             len if marker == b'#' => (TokenKind::NameRef, len + 1),
@@ -189,7 +211,9 @@ fn word_kind(word: &str) -> TokenKind {
     KEYWORDS
         .iter()
         .find(|(text, _)| text.eq_ignore_ascii_case(word))
-        .map_or(TokenKind::Ident, |&(_, keyword)| TokenKind::Keyword(keyword))
+        .map_or(TokenKind::Ident, |&(_, keyword)| {
+            TokenKind::Keyword(keyword)
+        })
 }
 
 /// Pairs every `(` with its `)`; unbalanced ones keep `NO_PARTNER`.
@@ -225,16 +249,36 @@ mod tests {
         assert_eq!(
             kinds("a.b[12] <> :v AND #n>=size(x)"),
             vec![
-                Ident, Dot, Ident, LBracket, Digits, RBracket, Ne, ValueRef,
-                Keyword(super::Keyword::And), NameRef, Ge, Ident, LParen, Ident, RParen, Eof
+                Ident,
+                Dot,
+                Ident,
+                LBracket,
+                Digits,
+                RBracket,
+                Ne,
+                ValueRef,
+                Keyword(super::Keyword::And),
+                NameRef,
+                Ge,
+                Ident,
+                LParen,
+                Ident,
+                RParen,
+                Eof
             ]
         );
-        assert_eq!(kinds("# : _a ü"), vec![Unknown, Unknown, Unknown, Ident, Unknown, Eof]);
-        assert_eq!(kinds("between Between"), vec![
-            Keyword(super::Keyword::Between),
-            Keyword(super::Keyword::Between),
-            Eof
-        ]);
+        assert_eq!(
+            kinds("# : _a ü"),
+            vec![Unknown, Unknown, Unknown, Ident, Unknown, Eof]
+        );
+        assert_eq!(
+            kinds("between Between"),
+            vec![
+                Keyword(super::Keyword::Between),
+                Keyword(super::Keyword::Between),
+                Eof
+            ]
+        );
     }
 
     fn check(source: &str, index: usize, expected: &str) {
@@ -244,8 +288,16 @@ mod tests {
     #[test]
     fn near_spans_previous_through_next_token() {
         check("foo", 1, "Syntax error; token: \"<EOF>\", near: \"foo\"");
-        check("SET MyStr = myNum + 1", 5, "Syntax error; token: \"1\", near: \"+ 1\"");
-        check("#k = :hashId a and", 3, "Syntax error; token: \"a\", near: \":hashId a and\"");
+        check(
+            "SET MyStr = myNum + 1",
+            5,
+            "Syntax error; token: \"1\", near: \"+ 1\"",
+        );
+        check(
+            "#k = :hashId a and",
+            3,
+            "Syntax error; token: \"a\", near: \":hashId a and\"",
+        );
         check("a < ", 2, "Syntax error; token: \"<EOF>\", near: \"< \"");
         check("!a", 0, "Syntax error; token: \"!\", near: \"!a\"");
     }

@@ -55,8 +55,7 @@ pub(crate) const REDUNDANT_PARENTHESES: &str = "The expression has redundant par
 pub(crate) const RESERVED_KEYWORD: &str = "Attribute name is a reserved keyword";
 pub(crate) const INVALID_LIST_INDEX: &str = "List index is not within the allowable range";
 pub(crate) const INVALID_FUNCTION_NAME: &str = "Invalid function name";
-pub(crate) const CONDITION_FUNCTION: &str =
-    "The function is not allowed in a condition expression";
+pub(crate) const CONDITION_FUNCTION: &str = "The function is not allowed in a condition expression";
 pub(crate) const UPDATE_FUNCTION: &str = "The function is not allowed in an update expression";
 pub(crate) const FUNCTION_CONTEXT: &str =
     "The function is not allowed to be used this way in an expression";
@@ -113,13 +112,22 @@ mod tests {
 
     #[test]
     fn details_are_joined_like_dynamodb() {
-        assert_eq!(detail(EMPTY_EXPRESSION, &[]), "The expression can not be empty;");
+        assert_eq!(
+            detail(EMPTY_EXPRESSION, &[]),
+            "The expression can not be empty;"
+        );
         assert_eq!(
             detail(INVALID_FUNCTION_NAME, &[("function", &"f")]),
             "Invalid function name; function: f"
         );
         assert_eq!(
-            detail(OPERAND_COUNT, &[("operator or function", &"size"), ("number of operands", &2)]),
+            detail(
+                OPERAND_COUNT,
+                &[
+                    ("operator or function", &"size"),
+                    ("number of operands", &2)
+                ]
+            ),
             "Incorrect number of operands for operator or function; \
              operator or function: size, number of operands: 2"
         );

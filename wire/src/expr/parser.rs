@@ -53,7 +53,10 @@ pub(crate) fn parse_condition(tokens: &Tokens<'_>) -> Result<Parsed<RawNode>> {
     let tree = parser.condition()?;
     parser.require_condition(&tree)?;
     parser.expect_end()?;
-    Ok(Parsed { tree, redundant_parentheses: parser.redundant })
+    Ok(Parsed {
+        tree,
+        redundant_parentheses: parser.redundant,
+    })
 }
 
 /// Parses an UpdateExpression into its clauses, in source order.
@@ -66,7 +69,10 @@ pub(crate) fn parse_update(tokens: &Tokens<'_>) -> Result<Parsed<Vec<RawClause>>
             break;
         }
     }
-    Ok(Parsed { tree: clauses, redundant_parentheses: parser.redundant })
+    Ok(Parsed {
+        tree: clauses,
+        redundant_parentheses: parser.redundant,
+    })
 }
 
 /// Parses a ProjectionExpression into its paths, in source order.
@@ -89,7 +95,12 @@ struct Parser<'t, 's> {
 
 impl<'t, 's> Parser<'t, 's> {
     fn new(tokens: &'t Tokens<'s>) -> Self {
-        Parser { tokens, at: 0, nesting: 0, redundant: false }
+        Parser {
+            tokens,
+            at: 0,
+            nesting: 0,
+            redundant: false,
+        }
     }
 
     fn kind(&self) -> TokenKind {
@@ -121,11 +132,19 @@ impl<'t, 's> Parser<'t, 's> {
     }
 
     fn expect(&mut self, kind: TokenKind) -> Result<TokenIndex> {
-        if self.kind() == kind { Ok(self.advance()) } else { self.unexpected() }
+        if self.kind() == kind {
+            Ok(self.advance())
+        } else {
+            self.unexpected()
+        }
     }
 
     fn expect_end(&self) -> Result<()> {
-        if self.kind() == TokenKind::Eof { Ok(()) } else { self.unexpected() }
+        if self.kind() == TokenKind::Eof {
+            Ok(())
+        } else {
+            self.unexpected()
+        }
     }
 
     fn is_keyword(&self, keyword: Keyword) -> bool {
@@ -134,7 +153,11 @@ impl<'t, 's> Parser<'t, 's> {
 
     fn enter(&mut self) -> Result<()> {
         self.nesting += 1;
-        if self.nesting > PARSE_NESTING_MAX { Err(ParseError::TooDeep) } else { Ok(()) }
+        if self.nesting > PARSE_NESTING_MAX {
+            Err(ParseError::TooDeep)
+        } else {
+            Ok(())
+        }
     }
 
     fn leave(&mut self) {
@@ -144,7 +167,11 @@ impl<'t, 's> Parser<'t, 's> {
     /// A node standing where a condition is required must not be a bare operand; the error
     /// points at the token after it, where a comparator was expected.
     fn require_condition(&self, node: &RawNode) -> Result<()> {
-        if node.is_operand() { self.unexpected() } else { Ok(()) }
+        if node.is_operand() {
+            self.unexpected()
+        } else {
+            Ok(())
+        }
     }
 
     /// Remembers `((x))`: the group opened at `open` directly wraps another group.
@@ -218,11 +245,19 @@ impl<'t, 's> Parser<'t, 's> {
         self.require_operand(&left)?;
         self.advance();
         let right = self.operand()?;
-        Ok(RawNode::Compare { op, left: Box::new(left), right: Box::new(right) })
+        Ok(RawNode::Compare {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        })
     }
 
     fn require_operand(&self, node: &RawNode) -> Result<()> {
-        if node.is_condition() { self.unexpected() } else { Ok(()) }
+        if node.is_condition() {
+            self.unexpected()
+        } else {
+            Ok(())
+        }
     }
 
     fn between(&mut self, subject: RawNode) -> Result<RawNode> {
@@ -250,7 +285,10 @@ impl<'t, 's> Parser<'t, 's> {
             list.push(self.operand()?);
         }
         self.expect(TokenKind::RParen)?;
-        Ok(RawNode::In { subject: Box::new(subject), list })
+        Ok(RawNode::In {
+            subject: Box::new(subject),
+            list,
+        })
     }
 
     /// First term of a comparison: a parenthesised condition or operand, or an atom.
@@ -288,7 +326,11 @@ impl<'t, 's> Parser<'t, 's> {
             TokenKind::NameRef => Ok(RawNode::Path(self.path()?)),
             TokenKind::Ident => {
                 let next = self.tokens.tokens[self.at + 1].kind;
-                if next == TokenKind::LParen { self.call(argument) } else { Ok(RawNode::Path(self.path()?)) }
+                if next == TokenKind::LParen {
+                    self.call(argument)
+                } else {
+                    Ok(RawNode::Path(self.path()?))
+                }
             }
             _ => self.unexpected(),
         }
@@ -381,7 +423,11 @@ impl<'t, 's> Parser<'t, 's> {
         }
         self.advance();
         let right = self.set_term(false)?;
-        Ok(RawNode::Arith { op, left: Box::new(left), right: Box::new(right) })
+        Ok(RawNode::Arith {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        })
     }
 
     /// An operand of a SET value; `whole` allows `(a + b)` when it is the entire value.
@@ -392,7 +438,11 @@ impl<'t, 's> Parser<'t, 's> {
         self.enter()?;
         let open = self.at;
         self.advance();
-        let inner = if whole { self.set_value()? } else { self.set_term(false)? };
+        let inner = if whole {
+            self.set_value()?
+        } else {
+            self.set_term(false)?
+        };
         let close = self.expect(TokenKind::RParen)?;
         self.note_group(open, close);
         self.leave();

@@ -27,7 +27,12 @@ impl<'a> Substitutions<'a> {
         names: Option<&'a BTreeMap<String, String>>,
         values: Option<&'a BTreeMap<String, AttributeValue>>,
     ) -> Substitutions<'a> {
-        Substitutions { names, values, used_names: BTreeSet::new(), used_values: BTreeSet::new() }
+        Substitutions {
+            names,
+            values,
+            used_names: BTreeSet::new(),
+            used_values: BTreeSet::new(),
+        }
     }
 
     /// The attribute name `#key` stands for, marking it used.
@@ -48,7 +53,10 @@ impl<'a> Substitutions<'a> {
                 self.used_values.insert(key.as_str());
                 Ok(value)
             }
-            None => Err(messages::detail(VALUE_MISSING, &[("attribute value", &key)])),
+            None => Err(messages::detail(
+                VALUE_MISSING,
+                &[("attribute value", &key)],
+            )),
         }
     }
 
@@ -76,5 +84,9 @@ fn unused<'k>(
     keys: Option<impl Iterator<Item = &'k String>>,
     used: &BTreeSet<&str>,
 ) -> Vec<&'k str> {
-    keys.into_iter().flatten().map(String::as_str).filter(|key| !used.contains(key)).collect()
+    keys.into_iter()
+        .flatten()
+        .map(String::as_str)
+        .filter(|key| !used.contains(key))
+        .collect()
 }

@@ -9,7 +9,7 @@
 //! value of the wrong type is left to evaluation, where it makes the condition false.
 //! Does not evaluate anything; `checks` has already run on the tree.
 
-use super::ast::{Comparator, Condition, Operand, Path, PathElement, ValueType};
+use super::ast::{Comparator, Condition, Operand, Path, PathElement, is_scalar};
 use super::checks::parse_index;
 use super::compare::{compare_scalars, describe};
 use super::lexer::Tokens;
@@ -17,7 +17,7 @@ use super::limits::{IN_OPERANDS_MAX, OPERATORS_MAX, PATH_DEPTH_MAX};
 use super::messages::{self, *};
 use super::placeholders::Substitutions;
 use super::syntax::{RawElement, RawNode, RawPath, TokenIndex};
-use crate::value::AttributeValue;
+use crate::value::{AttributeType, AttributeValue};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -34,18 +34,30 @@ pub(crate) struct Resolver<'t, 's, 'a, 'u> {
 
 impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
     pub fn new(tokens: &'t Tokens<'s>, subs: &'u mut Substitutions<'a>) -> Self {
-        Resolver { tokens, subs, operators: 0 }
+        Resolver {
+            tokens,
+            subs,
+            operators: 0,
+        }
     }
 
     fn text(&self, token: TokenIndex) -> &'s str {
         self.tokens.text(token as usize)
     }
 
+    /// The source text of a token.
+    pub fn token_text(&self, token: TokenIndex) -> &'s str {
+        self.text(token)
+    }
+
     /// A path with `#name` references substituted; at most `PATH_DEPTH_MAX` elements.
     pub fn path(&mut self, raw: &RawPath) -> Result<Path> {
         if raw.elements.len() > PATH_DEPTH_MAX {
             let levels = raw.elements.len();
-            return Err(messages::detail(PATH_TOO_DEEP, &[("nesting levels", &levels)]));
+            return Err(messages::detail(
+                PATH_TOO_DEEP,
+                &[("nesting levels", &levels)],
+            ));
         }
         let mut elements = Vec::with_capacity(raw.elements.len());
         for element in &raw.elements {
@@ -55,7 +67,9 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
                     PathElement::Name(self.subs.name(self.text(token))?.to_owned())
                 }
                 // `checks` has verified the range; 0 would only follow a broken invariant.
-                RawElement::Index(token) => PathElement::Index(parse_index(self.text(token)).unwrap_or(0)),
+                RawElement::Index(token) => {
+                    PathElement::Index(parse_index(self.text(token)).unwrap_or(0))
+                }
             });
         }
         Ok(Path::new(elements))
@@ -71,7 +85,10 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
         self.operators += 1;
         if self.operators > OPERATORS_MAX {
             let count = self.operators;
-            return Err(messages::detail(TOO_MANY_OPERATORS, &[("operator count", &count)]));
+            return Err(messages::detail(
+                TOO_MANY_OPERATORS,
+                &[("operator count", &count)],
+            ));
         }
         Ok(())
     }
@@ -80,7 +97,11 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
     pub fn condition(&mut self, node: &RawNode) -> Result<Condition> {
         let condition = match node {
             RawNode::Compare { op, left, right } => self.compare(*op, left, right)?,
-            RawNode::Between { subject, lower, upper } => self.between(subject, lower, upper)?,
+            RawNode::Between {
+                subject,
+                lower,
+                upper,
+            } => self.between(subject, lower, upper)?,
             RawNode::In { subject, list } => self.in_list(subject, list)?,
             RawNode::And(left, right) | RawNode::Or(left, right) => {
                 let left = Box::new(self.condition(left)?);
@@ -109,34 +130,53 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
     fn compare(&mut self, op: Comparator, left: &RawNode, right: &RawNode) -> Result<Condition> {
         let left = self.operand(left)?;
         let right = self.operand(right)?;
-        let allowed = if op.is_ordering() { ValueType::is_scalar } else { |_| true };
+        let allowed = if op.is_ordering() {
+            is_scalar
+        } else {
+            |_| true
+        };
         check_types(op.symbol(), allowed, &[&left, &right])?;
         check_distinct(op.symbol(), &left, &[&right])?;
         self.count_operator()?;
         Ok(Condition::Compare { op, left, right })
     }
 
-    fn between(&mut self, subject: &RawNode, lower: &RawNode, upper: &RawNode) -> Result<Condition> {
+    fn between(
+        &mut self,
+        subject: &RawNode,
+        lower: &RawNode,
+        upper: &RawNode,
+    ) -> Result<Condition> {
         let subject = self.operand(subject)?;
         let lower = self.operand(lower)?;
         let upper = self.operand(upper)?;
-        check_types("BETWEEN", ValueType::is_scalar, &[&subject, &lower, &upper])?;
+        check_types("BETWEEN", is_scalar, &[&subject, &lower, &upper])?;
         check_distinct("BETWEEN", &subject, &[&lower, &upper])?;
         if let (Operand::Value(low), Operand::Value(high)) = (&lower, &upper) {
             check_bounds(low, high)?;
         }
         self.count_operator()?;
-        Ok(Condition::Between { subject, lower, upper })
+        Ok(Condition::Between {
+            subject,
+            lower,
+            upper,
+        })
     }
 
     fn in_list(&mut self, subject: &RawNode, list: &[RawNode]) -> Result<Condition> {
         let subject = self.operand(subject)?;
-        let list = list.iter().map(|node| self.operand(node)).collect::<Result<Vec<_>>>()?;
+        let list = list
+            .iter()
+            .map(|node| self.operand(node))
+            .collect::<Result<Vec<_>>>()?;
         let others: Vec<&Operand> = list.iter().collect();
         check_distinct("IN", &subject, &others)?;
         if list.len() > IN_OPERANDS_MAX {
             let count = list.len();
-            return Err(messages::detail(IN_TOO_MANY, &[("number of operands", &count)]));
+            return Err(messages::detail(
+                IN_TOO_MANY,
+                &[("number of operands", &count)],
+            ));
         }
         self.count_operator()?;
         Ok(Condition::In { subject, list })
@@ -144,8 +184,15 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
 
     /// A boolean function standing as a condition.
     fn function(&mut self, name: &str, args: &[RawNode]) -> Result<Condition> {
-        let args = args.iter().map(|node| self.operand(node)).collect::<Result<Vec<_>>>()?;
-        let arity = if name.starts_with("attribute_") && name != "attribute_type" { 1 } else { 2 };
+        let args = args
+            .iter()
+            .map(|node| self.operand(node))
+            .collect::<Result<Vec<_>>>()?;
+        let arity = if name.starts_with("attribute_") && name != "attribute_type" {
+            1
+        } else {
+            2
+        };
         check_arity(name, arity, args.len())?;
         let mut args = args.into_iter();
         let (first, second) = (args.next(), args.next());
@@ -155,16 +202,27 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
         match (name, second) {
             ("attribute_exists" | "attribute_not_exists", _) => {
                 let Operand::Path(path) = first else {
-                    return Err(messages::detail(OPERAND_PATH, &[("operator or function", &name)]));
+                    return Err(messages::detail(
+                        OPERAND_PATH,
+                        &[("operator or function", &name)],
+                    ));
                 };
-                Ok(if name == "attribute_exists" { Condition::Exists(path) } else { Condition::NotExists(path) })
+                Ok(if name == "attribute_exists" {
+                    Condition::Exists(path)
+                } else {
+                    Condition::NotExists(path)
+                })
             }
             ("attribute_type", Some(second)) => {
                 check_distinct(name, &first, &[&second])?;
                 Ok(Condition::Type(first, attribute_type_name(&second)?))
             }
             ("begins_with", Some(second)) => {
-                check_types(name, |t| matches!(t, ValueType::S | ValueType::B), &[&first, &second])?;
+                check_types(
+                    name,
+                    |t| matches!(t, AttributeType::S | AttributeType::B),
+                    &[&first, &second],
+                )?;
                 check_distinct(name, &first, &[&second])?;
                 Ok(Condition::BeginsWith(first, second))
             }
@@ -183,14 +241,25 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
             RawNode::Value(token) => Ok(Operand::Value(self.value(*token)?)),
             RawNode::Call { name, args } => {
                 let name = self.text(*name);
-                let args = args.iter().map(|arg| self.operand(arg)).collect::<Result<Vec<_>>>()?;
+                let args = args
+                    .iter()
+                    .map(|arg| self.operand(arg))
+                    .collect::<Result<Vec<_>>>()?;
                 check_arity(name, 1, args.len())?;
                 if name != "size" {
                     return Err(messages::detail(FUNCTION_CONTEXT, &[("function", &name)]));
                 }
-                let sizeable = |t: ValueType| !matches!(t, ValueType::N | ValueType::Bool | ValueType::Null);
-                check_types(name, sizeable, &[&args[0]])?;
-                Ok(Operand::Size(Box::new(args.into_iter().next().unwrap_or(Operand::Value(AttributeValue::Null)))))
+                let sizeable = |t: AttributeType| {
+                    !matches!(
+                        t,
+                        AttributeType::N | AttributeType::Bool | AttributeType::Null
+                    )
+                };
+                let Some(arg) = args.into_iter().next() else {
+                    return Err(messages::detail(SYNTAX_ERROR, &[]));
+                };
+                check_types(name, sizeable, &[&arg])?;
+                Ok(Operand::Size(Box::new(arg)))
             }
             _ => Err(messages::detail(SYNTAX_ERROR, &[])),
         }
@@ -198,11 +267,11 @@ impl<'t, 's, 'a, 'u> Resolver<'t, 's, 'a, 'u> {
 }
 
 /// The static type of an operand: a value's own, `N` for `size`, unknown for a path.
-fn static_type(operand: &Operand) -> Option<ValueType> {
+fn static_type(operand: &Operand) -> Option<AttributeType> {
     match operand {
         Operand::Path(_) => None,
-        Operand::Value(value) => Some(ValueType::of(value)),
-        Operand::Size(_) => Some(ValueType::N),
+        Operand::Value(value) => Some(value.attribute_type()),
+        Operand::Size(_) => Some(AttributeType::N),
     }
 }
 
@@ -212,17 +281,27 @@ fn check_arity(name: &str, expected: usize, actual: usize) -> Result<()> {
     }
     Err(messages::detail(
         OPERAND_COUNT,
-        &[("operator or function", &name), ("number of operands", &actual)],
+        &[
+            ("operator or function", &name),
+            ("number of operands", &actual),
+        ],
     ))
 }
 
 /// Rejects an operand whose static type the operator cannot use.
-fn check_types(name: &str, allowed: fn(ValueType) -> bool, operands: &[&Operand]) -> Result<()> {
+fn check_types(
+    name: &str,
+    allowed: fn(AttributeType) -> bool,
+    operands: &[&Operand],
+) -> Result<()> {
     for operand in operands {
         if let Some(found) = static_type(operand).filter(|t| !allowed(*t)) {
             return Err(messages::detail(
                 OPERAND_TYPE,
-                &[("operator or function", &name), ("operand type", &found.name())],
+                &[
+                    ("operator or function", &name),
+                    ("operand type", &found.name()),
+                ],
             ));
         }
     }
@@ -231,9 +310,17 @@ fn check_types(name: &str, allowed: fn(ValueType) -> bool, operands: &[&Operand]
 
 /// Rejects a later operand that is the same document path as the first.
 fn check_distinct(name: &str, first: &Operand, rest: &[&Operand]) -> Result<()> {
-    let Operand::Path(first) = first else { return Ok(()) };
-    if rest.iter().any(|other| matches!(other, Operand::Path(path) if path == first)) {
-        return Err(messages::detail(OPERAND_DISTINCT, &[("operator", &name), ("first operand", first)]));
+    let Operand::Path(first) = first else {
+        return Ok(());
+    };
+    if rest
+        .iter()
+        .any(|other| matches!(other, Operand::Path(path) if path == first))
+    {
+        return Err(messages::detail(
+            OPERAND_DISTINCT,
+            &[("operator", &name), ("first operand", first)],
+        ));
     }
     Ok(())
 }
@@ -242,7 +329,10 @@ fn check_bounds(lower: &AttributeValue, upper: &AttributeValue) -> Result<()> {
     let bounds = |base: &str| {
         messages::detail(
             base,
-            &[("lower bound operand", &describe(lower)), ("upper bound operand", &describe(upper))],
+            &[
+                ("lower bound operand", &describe(lower)),
+                ("upper bound operand", &describe(upper)),
+            ],
         )
     };
     match compare_scalars(lower, upper) {
@@ -253,21 +343,31 @@ fn check_bounds(lower: &AttributeValue, upper: &AttributeValue) -> Result<()> {
 }
 
 /// The type named by `attribute_type`'s second operand, which must be a string value.
-fn attribute_type_name(operand: &Operand) -> Result<ValueType> {
+fn attribute_type_name(operand: &Operand) -> Result<AttributeType> {
     let type_error = |shown: &str| {
         messages::detail(
             OPERAND_TYPE,
-            &[("operator or function", &"attribute_type"), ("operand type", &shown)],
+            &[
+                ("operator or function", &"attribute_type"),
+                ("operand type", &shown),
+            ],
         )
     };
     match operand {
-        Operand::Value(AttributeValue::S(name)) => ValueType::from_name(name).ok_or_else(|| {
-            messages::detail(
-                INVALID_TYPE_NAME,
-                &[("type", name), ("valid types", &"{B,NULL,SS,BOOL,L,BS,N,NS,S,M}")],
-            )
-        }),
+        Operand::Value(AttributeValue::S(name)) => {
+            AttributeType::from_name(name).ok_or_else(|| {
+                messages::detail(
+                    INVALID_TYPE_NAME,
+                    &[
+                        ("type", name),
+                        ("valid types", &"{B,NULL,SS,BOOL,L,BS,N,NS,S,M}"),
+                    ],
+                )
+            })
+        }
         Operand::Path(_) => Err(type_error(ANY_TYPE)),
-        other => Err(type_error(static_type(other).map_or(ANY_TYPE, ValueType::name))),
+        other => Err(type_error(
+            static_type(other).map_or(ANY_TYPE, AttributeType::name),
+        )),
     }
 }

@@ -81,7 +81,10 @@ impl RawNode {
 
     /// True for nodes that can only be operands.
     pub fn is_operand(&self) -> bool {
-        matches!(self, RawNode::Path(_) | RawNode::Value(_) | RawNode::Arith { .. })
+        matches!(
+            self,
+            RawNode::Path(_) | RawNode::Value(_) | RawNode::Arith { .. }
+        )
     }
 }
 
@@ -108,10 +111,18 @@ impl ClauseKind {
 /// One action of an update clause.
 #[derive(Debug)]
 pub(crate) enum RawAction {
-    Set { path: RawPath, value: RawNode },
-    Remove { path: RawPath },
+    Set {
+        path: RawPath,
+        value: RawNode,
+    },
+    Remove {
+        path: RawPath,
+    },
     /// ADD or DELETE (the clause says which): a path and a `:value` token.
-    Operand { path: RawPath, value: TokenIndex },
+    Operand {
+        path: RawPath,
+        value: TokenIndex,
+    },
 }
 
 impl RawAction {

@@ -7,7 +7,7 @@
 //! the same one is reported (`SET a = :v, a.b = :w` names `[a]` as path one).
 //! Does not apply the update: `apply` does.
 
-use super::ast::{ArithOp, Path, ValueType};
+use super::ast::{ArithOp, Path};
 use super::checks;
 use super::front::{invalid, lex_checked, parse_failure, redundant_parentheses};
 use super::lexer::Tokens;
@@ -18,7 +18,7 @@ use super::placeholders::Substitutions;
 use super::resolve::Resolver;
 use super::syntax::{ClauseKind, RawAction, RawNode};
 use crate::error::Error;
-use crate::value::AttributeValue;
+use crate::value::{AttributeType, AttributeValue};
 
 /// A validated update: actions in source order.
 #[derive(Clone, Debug, PartialEq)]
@@ -137,7 +137,12 @@ pub fn parse_update(text: &str, subs: &mut Substitutions<'_>) -> Result<UpdateEx
     let actions: Vec<(ClauseKind, &RawAction)> = parsed
         .tree
         .iter()
-        .flat_map(|clause| clause.actions.iter().map(move |action| (clause.kind, action)))
+        .flat_map(|clause| {
+            clause
+                .actions
+                .iter()
+                .map(move |action| (clause.kind, action))
+        })
         .collect();
     build(&tokens, &actions, subs).map_err(|m| invalid(kind, &m))
 }
@@ -160,11 +165,14 @@ fn build(
     // Then values, in the same order.
     let mut built: Vec<Option<UpdateAction>> = vec![None; actions.len()];
     for (position, (clause, action)) in actions.iter().enumerate().rev() {
-        let path = paths[position].take().unwrap_or_else(|| Path::attribute(""));
+        let path = paths[position]
+            .take()
+            .unwrap_or_else(|| Path::attribute(""));
         built[position] = Some(match (clause, action) {
-            (_, RawAction::Set { value, .. }) => {
-                UpdateAction::Set { path, value: set_value(&mut resolver, value)? }
-            }
+            (_, RawAction::Set { value, .. }) => UpdateAction::Set {
+                path,
+                value: set_value(&mut resolver, value)?,
+            },
             (_, RawAction::Remove { .. }) => UpdateAction::Remove { path },
             (ClauseKind::Add, RawAction::Operand { value, .. }) => {
                 let value = resolver.value(*value)?;
@@ -178,7 +186,10 @@ fn build(
             }
         });
     }
-    Ok(UpdateExpr { actions: built.into_iter().flatten().collect(), legacy: false })
+    Ok(UpdateExpr {
+        actions: built.into_iter().flatten().collect(),
+        legacy: false,
+    })
 }
 
 fn set_value(resolver: &mut Resolver<'_, '_, '_, '_>, node: &RawNode) -> Result<SetValue, String> {
@@ -187,18 +198,24 @@ fn set_value(resolver: &mut Resolver<'_, '_, '_, '_>, node: &RawNode) -> Result<
     };
     let left = set_operand(resolver, left)?;
     let right = set_operand(resolver, right)?;
-    check_type(op.symbol(), ValueType::N, &[&left, &right])?;
+    check_type(op.symbol(), AttributeType::N, &[&left, &right])?;
     resolver.count_operator()?;
     Ok(SetValue::Arith(*op, left, right))
 }
 
-fn set_operand(resolver: &mut Resolver<'_, '_, '_, '_>, node: &RawNode) -> Result<SetOperand, String> {
+fn set_operand(
+    resolver: &mut Resolver<'_, '_, '_, '_>,
+    node: &RawNode,
+) -> Result<SetOperand, String> {
     match node {
         RawNode::Path(path) => Ok(SetOperand::Path(resolver.path(path)?)),
         RawNode::Value(token) => Ok(SetOperand::Value(resolver.value(*token)?)),
         RawNode::Call { name, args } => {
             let name = resolver_text(resolver, *name);
-            let args = args.iter().map(|a| set_operand(resolver, a)).collect::<Result<Vec<_>, _>>()?;
+            let args = args
+                .iter()
+                .map(|a| set_operand(resolver, a))
+                .collect::<Result<Vec<_>, _>>()?;
             function(&name, args)
         }
         // The update grammar allows no other node here; `checks` rejects it first.
@@ -215,7 +232,10 @@ fn function(name: &str, args: Vec<SetOperand>) -> Result<SetOperand, String> {
         let count = args.len();
         return Err(messages::detail(
             OPERAND_COUNT,
-            &[("operator or function", &name), ("number of operands", &count)],
+            &[
+                ("operator or function", &name),
+                ("number of operands", &count),
+            ],
         ));
     }
     let mut args = args.into_iter();
@@ -223,30 +243,36 @@ fn function(name: &str, args: Vec<SetOperand>) -> Result<SetOperand, String> {
         return Err(messages::detail(messages::SYNTAX_ERROR, &[]));
     };
     if name == "list_append" {
-        check_type(name, ValueType::L, &[&first, &second])?;
+        check_type(name, AttributeType::L, &[&first, &second])?;
         return Ok(SetOperand::ListAppend(Box::new(first), Box::new(second)));
     }
     let SetOperand::Path(path) = first else {
-        return Err(messages::detail(OPERAND_PATH, &[("operator or function", &name)]));
+        return Err(messages::detail(
+            OPERAND_PATH,
+            &[("operator or function", &name)],
+        ));
     };
     Ok(SetOperand::IfNotExists(path, Box::new(second)))
 }
 
 /// The statically known type of a SET operand.
-fn static_type(operand: &SetOperand) -> Option<ValueType> {
+fn static_type(operand: &SetOperand) -> Option<AttributeType> {
     match operand {
-        SetOperand::Value(value) => Some(ValueType::of(value)),
-        SetOperand::ListAppend(..) => Some(ValueType::L),
+        SetOperand::Value(value) => Some(value.attribute_type()),
+        SetOperand::ListAppend(..) => Some(AttributeType::L),
         SetOperand::Path(_) | SetOperand::IfNotExists(..) => None,
     }
 }
 
-fn check_type(name: &str, expected: ValueType, operands: &[&SetOperand]) -> Result<(), String> {
+fn check_type(name: &str, expected: AttributeType, operands: &[&SetOperand]) -> Result<(), String> {
     for operand in operands {
         if let Some(found) = static_type(operand).filter(|t| *t != expected) {
             return Err(messages::detail(
                 OPERAND_TYPE,
-                &[("operator or function", &name), ("operand type", &found.name())],
+                &[
+                    ("operator or function", &name),
+                    ("operand type", &found.name()),
+                ],
             ));
         }
     }
@@ -255,27 +281,31 @@ fn check_type(name: &str, expected: ValueType, operands: &[&SetOperand]) -> Resu
 
 /// ADD takes numbers and sets, DELETE only sets; DynamoDB names the type in long form.
 fn check_operand_type(operator: &str, value: &AttributeValue) -> Result<(), String> {
-    let allowed = match ValueType::of(value) {
-        ValueType::Ss | ValueType::Ns | ValueType::Bs => true,
-        ValueType::N => operator == "ADD",
+    let allowed = match value.attribute_type() {
+        AttributeType::Ss | AttributeType::Ns | AttributeType::Bs => true,
+        AttributeType::N => operator == "ADD",
         _ => false,
     };
     if allowed {
         return Ok(());
     }
-    let long_name = match ValueType::of(value) {
-        ValueType::S => "STRING",
-        ValueType::N => "NUMBER",
-        ValueType::B => "BINARY",
-        ValueType::Bool => "BOOLEAN",
-        ValueType::Null => "NULL",
-        ValueType::L => "LIST",
-        ValueType::M => "MAP",
+    let long_name = match value.attribute_type() {
+        AttributeType::S => "STRING",
+        AttributeType::N => "NUMBER",
+        AttributeType::B => "BINARY",
+        AttributeType::Bool => "BOOLEAN",
+        AttributeType::Null => "NULL",
+        AttributeType::L => "LIST",
+        AttributeType::M => "MAP",
         other => other.name(),
     };
     let type_set = format!("ALLOWED_FOR_{operator}_OPERAND");
     Err(messages::detail(
         OPERAND_TYPE,
-        &[("operator", &operator), ("operand type", &long_name), ("typeSet", &type_set)],
+        &[
+            ("operator", &operator),
+            ("operand type", &long_name),
+            ("typeSet", &type_set),
+        ],
     ))
 }

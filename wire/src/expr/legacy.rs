@@ -1,0 +1,442 @@
+//! The legacy parameters (§8.7): Expected, QueryFilter, ScanFilter, ConditionalOperator,
+//! KeyConditions, AttributeUpdates and AttributesToGet, translated into the same trees as the
+//! expressions that replaced them.
+//!
+//! Invariant: a translation validates like DynamoDB (argument counts, value types per
+//! comparison operator, BETWEEN order, the Exists/Value rules) with DynamoDB's messages, and
+//! the tree it returns behaves exactly like the legacy semantics when evaluated: for example
+//! `NOT_CONTAINS` is false for a missing attribute and AttributeUpdates' ADD appends lists.
+//! Does not check that legacy and expression parameters are not mixed: see
+//! `reject_mixed_parameters`.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::ast::{Comparator, Condition, Operand, Path, is_scalar};
+use super::key_condition::{KeyConditionExpr, KeyOp, KeyTerm};
+use super::projection::Projection;
+use super::update::{SetOperand, SetValue, UpdateAction, UpdateExpr};
+use crate::error::Error;
+use crate::value::{AttributeType, AttributeValue};
+
+/// Prefix of most legacy parameter errors.
+const INVALID: &str = "One or more parameter values were invalid:";
+
+/// A legacy `ComparisonOperator`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ComparisonOperator {
+    /// `EQ`
+    Eq,
+    /// `NE`
+    Ne,
+    /// `LE`
+    Le,
+    /// `LT`
+    Lt,
+    /// `GE`
+    Ge,
+    /// `GT`
+    Gt,
+    /// `NOT_NULL` (the attribute exists)
+    NotNull,
+    /// `NULL` (the attribute does not exist)
+    Null,
+    /// `CONTAINS`
+    Contains,
+    /// `NOT_CONTAINS`
+    NotContains,
+    /// `BEGINS_WITH`
+    BeginsWith,
+    /// `IN`
+    In,
+    /// `BETWEEN`
+    Between,
+}
+
+impl ComparisonOperator {
+    const NAMES: [(ComparisonOperator, &'static str); 13] = [
+        (ComparisonOperator::Eq, "EQ"),
+        (ComparisonOperator::Ne, "NE"),
+        (ComparisonOperator::Le, "LE"),
+        (ComparisonOperator::Lt, "LT"),
+        (ComparisonOperator::Ge, "GE"),
+        (ComparisonOperator::Gt, "GT"),
+        (ComparisonOperator::NotNull, "NOT_NULL"),
+        (ComparisonOperator::Null, "NULL"),
+        (ComparisonOperator::Contains, "CONTAINS"),
+        (ComparisonOperator::NotContains, "NOT_CONTAINS"),
+        (ComparisonOperator::BeginsWith, "BEGINS_WITH"),
+        (ComparisonOperator::In, "IN"),
+        (ComparisonOperator::Between, "BETWEEN"),
+    ];
+
+    /// The wire name (`"EQ"`, `"NOT_NULL"`...).
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(op, _)| *op == self)
+            .map_or("", |(_, name)| name)
+    }
+
+    /// The operator with this exact wire name.
+    pub fn parse(name: &str) -> Option<ComparisonOperator> {
+        Self::NAMES
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(op, _)| *op)
+    }
+
+    fn arity_ok(self, count: usize) -> bool {
+        match self {
+            ComparisonOperator::Null | ComparisonOperator::NotNull => count == 0,
+            ComparisonOperator::In => count >= 1,
+            ComparisonOperator::Between => count == 2,
+            _ => count == 1,
+        }
+    }
+
+    fn accepts(self, value_type: AttributeType) -> bool {
+        match self {
+            ComparisonOperator::Eq | ComparisonOperator::Ne => true,
+            ComparisonOperator::BeginsWith => {
+                matches!(value_type, AttributeType::S | AttributeType::B)
+            }
+            _ => is_scalar(value_type),
+        }
+    }
+}
+
+/// `ConditionalOperator`: how several legacy conditions combine (AND when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ConditionalOperator {
+    /// All conditions must hold.
+    #[default]
+    And,
+    /// At least one condition must hold.
+    Or,
+}
+
+/// One entry of QueryFilter, ScanFilter or KeyConditions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LegacyCondition {
+    /// The operator.
+    pub comparison_operator: ComparisonOperator,
+    /// Its arguments.
+    pub attribute_value_list: Vec<AttributeValue>,
+}
+
+/// One entry of Expected.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ExpectedAttribute {
+    /// `Value` (the attribute must equal it, unless `Exists` is false).
+    pub value: Option<AttributeValue>,
+    /// `Exists`.
+    pub exists: Option<bool>,
+    /// `ComparisonOperator`.
+    pub comparison_operator: Option<ComparisonOperator>,
+    /// `AttributeValueList`.
+    pub attribute_value_list: Option<Vec<AttributeValue>>,
+}
+
+/// The action of an AttributeUpdates entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum AttributeAction {
+    /// `PUT` (the default): set the attribute.
+    #[default]
+    Put,
+    /// `ADD`: add to a number, set or list.
+    Add,
+    /// `DELETE`: remove the attribute, or elements of a set.
+    Delete,
+}
+
+/// One entry of AttributeUpdates.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct AttributeUpdate {
+    /// `Action` (PUT when absent).
+    pub action: Option<AttributeAction>,
+    /// `Value`.
+    pub value: Option<AttributeValue>,
+}
+
+/// Translates `Expected` (+ `ConditionalOperator`); `None` for an empty map.
+pub fn expected(
+    expected: &BTreeMap<String, ExpectedAttribute>,
+    operator: Option<ConditionalOperator>,
+) -> Result<Option<Condition>, Error> {
+    let mut conditions = Vec::with_capacity(expected.len());
+    for (name, entry) in expected {
+        conditions.push(expected_one(name, entry)?);
+    }
+    Ok(combine(conditions, operator.unwrap_or_default()))
+}
+
+fn expected_one(name: &str, entry: &ExpectedAttribute) -> Result<Condition, Error> {
+    let invalid =
+        |text: String| Error::validation(format!("{INVALID} {text} for Attribute: {name}"));
+    if entry.value.is_some() && entry.attribute_value_list.is_some() {
+        return Err(invalid(
+            "Value and AttributeValueList cannot be used together".into(),
+        ));
+    }
+    if let Some(op) = entry.comparison_operator {
+        if entry.exists.is_some() {
+            return Err(invalid(
+                "Exists and ComparisonOperator cannot be used together".into(),
+            ));
+        }
+        let values: Vec<AttributeValue> = match (&entry.attribute_value_list, &entry.value) {
+            (Some(list), _) => list.clone(),
+            (None, Some(value)) => vec![value.clone()],
+            (None, None)
+                if matches!(op, ComparisonOperator::Null | ComparisonOperator::NotNull) =>
+            {
+                Vec::new()
+            }
+            (None, None) => {
+                return Err(invalid(format!(
+                    "Value or AttributeValueList must be used with ComparisonOperator: {}",
+                    op.as_str()
+                )));
+            }
+        };
+        return condition(name, op, &values);
+    }
+    if entry.attribute_value_list.is_some() {
+        return Err(invalid(
+            "AttributeValueList can only be used with a ComparisonOperator".into(),
+        ));
+    }
+    let path = Path::attribute(name);
+    match (entry.exists, &entry.value) {
+        (Some(false), None) => Ok(Condition::NotExists(path)),
+        (Some(false), Some(_)) => Err(invalid("Value cannot be used when Exists is false".into())),
+        (exists, None) => {
+            let shown = if exists.is_some() { "true" } else { "null" };
+            Err(invalid(format!(
+                "Value must be provided when Exists is {shown}"
+            )))
+        }
+        (_, Some(value)) => Ok(Condition::Compare {
+            op: Comparator::Eq,
+            left: Operand::Path(path),
+            right: Operand::Value(value.clone()),
+        }),
+    }
+}
+
+/// Translates `QueryFilter` or `ScanFilter` (+ `ConditionalOperator`); `None` for an empty map.
+pub fn filter_conditions(
+    filter: &BTreeMap<String, LegacyCondition>,
+    operator: Option<ConditionalOperator>,
+) -> Result<Option<Condition>, Error> {
+    let mut conditions = Vec::with_capacity(filter.len());
+    for (name, entry) in filter {
+        conditions.push(condition(
+            name,
+            entry.comparison_operator,
+            &entry.attribute_value_list,
+        )?);
+    }
+    Ok(combine(conditions, operator.unwrap_or_default()))
+}
+
+/// Validates one legacy condition's arguments, with DynamoDB's messages.
+fn check_arguments(op: ComparisonOperator, values: &[AttributeValue]) -> Result<(), Error> {
+    if !op.arity_ok(values.len()) {
+        return Err(Error::validation(format!(
+            "{INVALID} Invalid number of argument(s) for the {} ComparisonOperator",
+            op.as_str()
+        )));
+    }
+    if let Some(first) = values.first() {
+        let first_type = first.attribute_type();
+        if values.iter().any(|v| v.attribute_type() != first_type) {
+            return Err(Error::validation(format!(
+                "{INVALID} AttributeValues inside AttributeValueList must be of same type"
+            )));
+        }
+        if !op.accepts(first_type) {
+            return Err(Error::validation(format!(
+                "{INVALID} ComparisonOperator {} is not valid for {} AttributeValue type",
+                op.as_str(),
+                first_type.name()
+            )));
+        }
+    }
+    let reversed = |low: &AttributeValue, high| low.compare(high) == Some(Ordering::Greater);
+    if let (ComparisonOperator::Between, [low, high]) = (op, values)
+        && reversed(low, high)
+    {
+        return Err(Error::validation(
+            "The BETWEEN condition was provided a range where the lower bound is greater than \
+             the upper bound",
+        ));
+    }
+    Ok(())
+}
+
+fn condition(
+    name: &str,
+    op: ComparisonOperator,
+    values: &[AttributeValue],
+) -> Result<Condition, Error> {
+    check_arguments(op, values)?;
+    let path = || Operand::Path(Path::attribute(name));
+    let value = |i: usize| Operand::Value(values.get(i).cloned().unwrap_or(AttributeValue::Null));
+    let compare = |op| Condition::Compare {
+        op,
+        left: path(),
+        right: value(0),
+    };
+    Ok(match op {
+        ComparisonOperator::Eq => compare(Comparator::Eq),
+        ComparisonOperator::Ne => compare(Comparator::Ne),
+        ComparisonOperator::Le => compare(Comparator::Le),
+        ComparisonOperator::Lt => compare(Comparator::Lt),
+        ComparisonOperator::Ge => compare(Comparator::Ge),
+        ComparisonOperator::Gt => compare(Comparator::Gt),
+        ComparisonOperator::NotNull => Condition::Exists(Path::attribute(name)),
+        ComparisonOperator::Null => Condition::NotExists(Path::attribute(name)),
+        ComparisonOperator::Contains => Condition::Contains(path(), value(0)),
+        ComparisonOperator::NotContains => Condition::And(
+            Box::new(Condition::Exists(Path::attribute(name))),
+            Box::new(Condition::Not(Box::new(Condition::Contains(
+                path(),
+                value(0),
+            )))),
+        ),
+        ComparisonOperator::BeginsWith => Condition::BeginsWith(path(), value(0)),
+        ComparisonOperator::In => Condition::In {
+            subject: path(),
+            list: values.iter().cloned().map(Operand::Value).collect(),
+        },
+        ComparisonOperator::Between => Condition::Between {
+            subject: path(),
+            lower: value(0),
+            upper: value(1),
+        },
+    })
+}
+
+/// Joins conditions with AND or OR into a balanced tree (depth log n, not n).
+fn combine(mut conditions: Vec<Condition>, operator: ConditionalOperator) -> Option<Condition> {
+    while conditions.len() > 1 {
+        let mut joined = Vec::with_capacity(conditions.len().div_ceil(2));
+        let mut pairs = conditions.into_iter();
+        while let Some(left) = pairs.next() {
+            joined.push(match pairs.next() {
+                None => left,
+                Some(right) => match operator {
+                    ConditionalOperator::And => Condition::And(Box::new(left), Box::new(right)),
+                    ConditionalOperator::Or => Condition::Or(Box::new(left), Box::new(right)),
+                },
+            });
+        }
+        conditions = joined;
+    }
+    conditions.pop()
+}
+
+/// Translates `KeyConditions` (check it with `KeyConditionExpr::bind` as usual).
+pub fn key_conditions(
+    conditions: &BTreeMap<String, LegacyCondition>,
+) -> Result<KeyConditionExpr, Error> {
+    for entry in conditions.values() {
+        check_arguments(entry.comparison_operator, &entry.attribute_value_list)?;
+    }
+    if conditions.is_empty() || conditions.len() > 2 {
+        return Err(Error::validation("Conditions can be of length 1 or 2 only"));
+    }
+    let terms = conditions
+        .iter()
+        .map(|(name, entry)| KeyTerm {
+            attribute: name.clone(),
+            op: match entry.comparison_operator {
+                ComparisonOperator::Eq => KeyOp::Eq,
+                ComparisonOperator::Lt => KeyOp::Lt,
+                ComparisonOperator::Le => KeyOp::Le,
+                ComparisonOperator::Gt => KeyOp::Gt,
+                ComparisonOperator::Ge => KeyOp::Ge,
+                ComparisonOperator::Between => KeyOp::Between,
+                ComparisonOperator::BeginsWith => KeyOp::BeginsWith,
+                _ => KeyOp::Unindexable,
+            },
+            values: entry.attribute_value_list.clone(),
+        })
+        .collect();
+    Ok(KeyConditionExpr { terms })
+}
+
+/// Translates `AttributeUpdates`. An empty map is a valid update that changes nothing (it
+/// still creates a missing item, as DynamoDB does).
+pub fn attribute_updates(updates: &BTreeMap<String, AttributeUpdate>) -> Result<UpdateExpr, Error> {
+    let mut actions = Vec::with_capacity(updates.len());
+    for (name, update) in updates {
+        let path = Path::attribute(name);
+        let action = update.action.unwrap_or_default();
+        actions.push(match (action, &update.value) {
+            (AttributeAction::Delete, None) => UpdateAction::Remove { path },
+            (_, None) => {
+                return Err(Error::validation(format!(
+                    "{INVALID} Only DELETE action is allowed when no attribute value is specified"
+                )));
+            }
+            (AttributeAction::Put, Some(value)) => UpdateAction::Set {
+                path,
+                value: SetValue::Operand(SetOperand::Value(value.clone())),
+            },
+            (AttributeAction::Add, Some(value)) => {
+                let ok =
+                    value.is_set() || matches!(value, AttributeValue::N(_) | AttributeValue::L(_));
+                if !ok {
+                    return Err(Error::validation(format!(
+                        "{INVALID} ADD action is not supported for the type {}",
+                        value.type_name()
+                    )));
+                }
+                UpdateAction::Add {
+                    path,
+                    value: value.clone(),
+                }
+            }
+            (AttributeAction::Delete, Some(value)) => {
+                if !value.is_set() {
+                    return Err(Error::validation(format!(
+                        "{INVALID} DELETE action with value is not supported for the type {}",
+                        value.type_name()
+                    )));
+                }
+                UpdateAction::Delete {
+                    path,
+                    value: value.clone(),
+                }
+            }
+        });
+    }
+    Ok(UpdateExpr {
+        actions,
+        legacy: true,
+    })
+}
+
+/// Translates `AttributesToGet` (non-empty, no duplicates) into a projection.
+pub fn attributes_to_get(names: &[String]) -> Result<Projection, Error> {
+    if names.is_empty() {
+        return Err(Error::validation(
+            "1 validation error detected: Value '[]' at 'attributesToGet' failed to satisfy \
+             constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for name in names {
+        if !seen.insert(name.as_str()) {
+            return Err(Error::validation(format!(
+                "{INVALID} Duplicate value in attribute name: {name}"
+            )));
+        }
+    }
+    Ok(Projection::from_paths(
+        names.iter().map(|name| Path::attribute(name)).collect(),
+    ))
+}
