@@ -30,7 +30,7 @@ pub const BLOCK_SIZE: usize = 4096;
 /// The largest single read or write handed to the kernel (RUNTIME-NOTES pitfall 6).
 pub const IO_SIZE_MAX: usize = 128 * 1024;
 
-const _: () = assert!(IO_SIZE_MAX % BLOCK_SIZE == 0);
+const _: () = assert!(IO_SIZE_MAX.is_multiple_of(BLOCK_SIZE));
 
 /// An aligned, owned buffer that can be written to a [`DiskFile`].
 pub trait IoBuf: Deref<Target = [u8]> + DerefMut {}
@@ -251,11 +251,11 @@ impl<D: Disk> File<D> {
 
 fn check_aligned(pos: u64, len: usize) {
     assert!(
-        pos % BLOCK_SIZE as u64 == 0,
+        pos.is_multiple_of(BLOCK_SIZE as u64),
         "I/O offset {pos} not aligned to {BLOCK_SIZE}"
     );
     assert!(
-        len % BLOCK_SIZE == 0,
+        len.is_multiple_of(BLOCK_SIZE),
         "I/O length {len} not aligned to {BLOCK_SIZE}"
     );
 }

@@ -7,10 +7,16 @@
 //! file, offset and reason, never returned as data. The first failed write or fsync stops
 //! the shard's storage (fail-stop).
 
+pub mod batch;
+pub mod btree;
 pub mod dma;
+pub mod engine;
 pub mod error;
 pub mod io;
+pub mod page_cache;
 pub mod sim;
 pub mod wal;
 
+pub use btree::Op;
+pub use engine::{Committed, Engine, EngineConfig, EngineStats};
 pub use error::StorageError;

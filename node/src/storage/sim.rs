@@ -11,7 +11,8 @@
 //! rest ([`SimDisk::corrupt`]). The engine must detect each of these, never return damaged
 //! bytes as data, and fail-stop on write and sync errors.
 //!
-//! Does not model latency or concurrency: every call completes immediately.
+//! Does not model latency: reads, writes and syncs complete after giving other tasks one
+//! turn, which is enough to interleave them.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,10 +29,13 @@ use super::io::{BLOCK_SIZE, Disk, DiskFile, IoBuf};
 /// Granularity at which a crash keeps or drops unsynced data.
 pub const SECTOR_SIZE: usize = 512;
 
-/// A simulated disk. Clones share the same state.
+/// A simulated disk. Clones share the same state. A handle is tied to the "process life"
+/// it was made in: after [`SimDisk::crash`], calls through older handles fail with EIO (the
+/// process that held them died); take a new one with [`SimDisk::after_crash`].
 #[derive(Clone, Default)]
 pub struct SimDisk {
     state: Rc<RefCell<SimState>>,
+    life: u64,
 }
 
 #[derive(Default)]
@@ -44,7 +48,10 @@ struct SimState {
     syncs: u64,
     fail_write_at: Option<u64>,
     fail_sync_at: Option<u64>,
+    capacity_bytes: Option<u64>,
     last_write: Option<(u64, u64, usize)>,
+    /// Bumped by every crash: handles opened before it fail, as if their process died.
+    life: u64,
 }
 
 #[derive(Default, Clone)]
@@ -71,6 +78,24 @@ impl SimDisk {
         Self::default()
     }
 
+    /// A handle for the current process life (use after [`SimDisk::crash`]).
+    pub fn after_crash(&self) -> SimDisk {
+        SimDisk {
+            state: self.state.clone(),
+            life: self.state.borrow().life,
+        }
+    }
+
+    fn live(&self) -> io::Result<std::cell::RefMut<'_, SimState>> {
+        let s = self.state.borrow_mut();
+        if s.life != self.life {
+            return Err(io::Error::other(
+                "disk handle from before a simulated crash",
+            ));
+        }
+        Ok(s)
+    }
+
     /// The write after `n` more successful writes fails with EIO (`n = 0`: the next one).
     pub fn fail_write_after(&self, n: u64) {
         let mut s = self.state.borrow_mut();
@@ -83,11 +108,18 @@ impl SimDisk {
         s.fail_sync_at = Some(s.syncs + n);
     }
 
+    /// Makes the disk full: writes that would grow the files' total size beyond
+    /// `bytes` fail with ENOSPC.
+    pub fn set_capacity(&self, bytes: Option<u64>) {
+        self.state.borrow_mut().capacity_bytes = bytes;
+    }
+
     /// Clears injected write and sync failures.
     pub fn clear_faults(&self) {
         let mut s = self.state.borrow_mut();
         s.fail_write_at = None;
         s.fail_sync_at = None;
+        s.capacity_bytes = None;
     }
 
     /// Number of writes and fdatasyncs performed so far.
@@ -149,6 +181,7 @@ impl SimDisk {
         s.last_write = None;
         s.fail_write_at = None;
         s.fail_sync_at = None;
+        s.life += 1;
         report
     }
 
@@ -182,6 +215,22 @@ impl SimDisk {
     pub fn paths(&self) -> Vec<PathBuf> {
         self.state.borrow().names.keys().cloned().collect()
     }
+}
+
+/// Gives other tasks one turn before an I/O completes, so that tests interleave writers,
+/// flushes and checkpoints the way real I/O latency does.
+async fn io_turn() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
 
 fn copy_sector(from: &[u8], to: &mut Vec<u8>, sector: u64) {
@@ -218,6 +267,20 @@ impl IoBuf for SimBuf {}
 pub struct SimFile {
     disk: SimDisk,
     id: u64,
+    life: u64,
+}
+
+impl SimFile {
+    /// The state, or EIO if a crash happened since this handle was opened.
+    fn live(&self) -> io::Result<std::cell::RefMut<'_, SimState>> {
+        let s = self.disk.state.borrow_mut();
+        if s.life != self.life {
+            return Err(io::Error::other(
+                "file handle from before a simulated crash",
+            ));
+        }
+        Ok(s)
+    }
 }
 
 fn eio(what: &str) -> io::Error {
@@ -237,14 +300,14 @@ impl Disk for SimDisk {
 
     fn alloc(&self, len: usize) -> SimBuf {
         assert!(
-            len % BLOCK_SIZE == 0,
+            len.is_multiple_of(BLOCK_SIZE),
             "buffer length {len} not block aligned"
         );
         SimBuf(vec![0; len])
     }
 
     async fn open(&self, path: &Path, create: bool) -> io::Result<SimFile> {
-        let mut s = self.state.borrow_mut();
+        let mut s = self.live()?;
         let id = match s.names.get(path) {
             Some(&id) => id,
             None if create => {
@@ -256,14 +319,16 @@ impl Disk for SimDisk {
             }
             None => return Err(not_found(path)),
         };
+        let life = s.life;
         Ok(SimFile {
             disk: self.clone(),
             id,
+            life,
         })
     }
 
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        let mut s = self.state.borrow_mut();
+        let mut s = self.live()?;
         let in_dir = |p: &Path| p.parent() == Some(dir);
         let current: Vec<(PathBuf, u64)> = s
             .names
@@ -277,14 +342,14 @@ impl Disk for SimDisk {
     }
 
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let mut s = self.state.borrow_mut();
+        let mut s = self.live()?;
         let id = s.names.remove(from).ok_or_else(|| not_found(from))?;
         s.names.insert(to.to_path_buf(), id);
         Ok(())
     }
 
     async fn remove(&self, path: &Path) -> io::Result<()> {
-        let mut s = self.state.borrow_mut();
+        let mut s = self.live()?;
         s.names.remove(path).ok_or_else(|| not_found(path))?;
         Ok(())
     }
@@ -294,7 +359,7 @@ impl Disk for SimDisk {
     }
 
     async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        let s = self.state.borrow();
+        let s = self.live()?;
         Ok(s.names
             .keys()
             .filter(|p| p.parent() == Some(dir))
@@ -303,7 +368,7 @@ impl Disk for SimDisk {
     }
 
     async fn exists(&self, path: &Path) -> io::Result<bool> {
-        Ok(self.state.borrow().names.contains_key(path))
+        Ok(self.live()?.names.contains_key(path))
     }
 }
 
@@ -312,7 +377,8 @@ impl DiskFile for SimFile {
     type ReadBuf = Vec<u8>;
 
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
-        let s = self.disk.state.borrow();
+        io_turn().await;
+        let s = self.live()?;
         let data = &s
             .files
             .get(&self.id)
@@ -324,10 +390,20 @@ impl DiskFile for SimFile {
     }
 
     async fn write_at(&self, buf: SimBuf, pos: u64) -> io::Result<()> {
-        let mut s = self.disk.state.borrow_mut();
+        io_turn().await;
+        let mut s = self.live()?;
         if s.fail_write_at == Some(s.writes) {
             s.fail_write_at = None;
             return Err(eio("write"));
+        }
+        if let Some(cap) = s.capacity_bytes {
+            let used: u64 = s.files.values().map(|f| f.current.len() as u64).sum();
+            let grows = s.files.get(&self.id).map_or(0, |f| {
+                (pos as usize + buf.len()).saturating_sub(f.current.len()) as u64
+            });
+            if used + grows > cap {
+                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+            }
         }
         s.writes += 1;
         s.last_write = Some((self.id, pos, buf.len()));
@@ -348,7 +424,8 @@ impl DiskFile for SimFile {
     }
 
     async fn fdatasync(&self) -> io::Result<()> {
-        let mut s = self.disk.state.borrow_mut();
+        io_turn().await;
+        let mut s = self.live()?;
         if s.fail_sync_at == Some(s.syncs) {
             s.fail_sync_at = None;
             // Like Linux after a failed writeback: the dirty state is forgotten, the data
@@ -371,12 +448,12 @@ impl DiskFile for SimFile {
     }
 
     async fn size(&self) -> io::Result<u64> {
-        let s = self.disk.state.borrow();
+        let s = self.live()?;
         Ok(s.files.get(&self.id).map_or(0, |f| f.current.len() as u64))
     }
 
     async fn truncate(&self, len: u64) -> io::Result<()> {
-        let mut s = self.disk.state.borrow_mut();
+        let mut s = self.live()?;
         let file = s
             .files
             .get_mut(&self.id)

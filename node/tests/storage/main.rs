@@ -3,5 +3,7 @@
 //!
 //! One test binary for the whole crate keeps link times down (CONVENTIONS §11).
 
+mod engine;
+mod model;
 mod support;
 mod wal;

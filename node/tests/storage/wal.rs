@@ -34,7 +34,7 @@ fn entry(stream: u64, index: u64, payload: &[u8]) -> Record<'_> {
 fn payload(stream: u64, index: u64) -> Vec<u8> {
     let len = 20 + (index * 37 + stream * 11) % 300;
     (0..len)
-        .map(|i| (i as u64 ^ index ^ (stream << 3)) as u8)
+        .map(|i| (i ^ index ^ (stream << 3)) as u8)
         .collect()
 }
 
@@ -156,6 +156,7 @@ fn crash_keeps_every_acknowledged_record_and_cuts_the_torn_tail() {
             let acked_at_crash = acked.borrow().clone();
             disk.crash(seed);
             drop(tasks);
+            let disk = disk.after_crash();
             let (wal2, seen) = open_collect(&disk, &dir, small_config())
                 .await
                 .expect("reopen");
@@ -205,6 +206,7 @@ fn torn_last_flush_is_cut_not_reported() {
             "fsync failure must surface"
         );
         disk.crash_tearing_last_write(1);
+        let disk = disk.after_crash();
         let (wal, seen) = open_collect(&disk, &dir, small_config())
             .await
             .expect("reopen");

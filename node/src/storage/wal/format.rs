@@ -345,7 +345,7 @@ mod tests {
         let h = FlushHeader {
             batch_seq: 9,
             durable_seq: 8,
-            records_len: 4000,
+            records_len: 4070,
             record_count: 3,
         };
         let mut b = [0u8; FLUSH_HEADER_LEN];

@@ -63,6 +63,10 @@ impl StreamIndex {
     }
 }
 
+/// Records that must be re-appended before a segment is recycled: (stream, truncated
+/// up to) pairs and (stream, state payload) pairs.
+pub type StickyRecords = (Vec<(u64, u64)>, Vec<(u64, Vec<u8>)>);
+
 /// Per-segment summary used for recycling decisions.
 #[derive(Debug, Default, Clone)]
 pub struct SegmentSummary {
@@ -131,18 +135,17 @@ impl LogIndex {
 
     /// Records whose newest copy lives in segment `seq` and must be re-appended before it
     /// is recycled: (stream, truncated_upto) and (stream, state payload).
-    pub fn sticky_records(&self, seq: u64) -> (Vec<(u64, u64)>, Vec<(u64, Vec<u8>)>) {
+    pub fn sticky_records(&self, seq: u64) -> StickyRecords {
         let mut truncations = Vec::new();
         let mut states = Vec::new();
         for (&id, s) in &self.streams {
             if s.truncate_segment == Some(seq) {
                 truncations.push((id, s.truncated_upto));
             }
-            if let Some((payload, at)) = &s.state {
-                if *at == seq {
+            if let Some((payload, at)) = &s.state
+                && *at == seq {
                     states.push((id, payload.clone()));
                 }
-            }
         }
         truncations.sort_unstable();
         states.sort_unstable();

@@ -66,7 +66,7 @@ impl WalConfig {
     /// Checks relations between fields, naming the field at fault.
     pub fn validate(&self) -> Result<(), StorageError> {
         let bad = |msg: String| Err(StorageError::Invalid(msg));
-        if self.segment_size % BLOCK_SIZE as u64 != 0 {
+        if !self.segment_size.is_multiple_of(BLOCK_SIZE as u64) {
             return bad(format!(
                 "wal.segment_size {} is not a multiple of 4096",
                 self.segment_size
@@ -262,6 +262,12 @@ impl<D: Disk> Wal<D> {
     /// Appends a record to the pending batch and returns its ticket; waits first while more
     /// than `pending_bytes_max` bytes are pending (backpressure).
     pub async fn append(&self, rec: &Record<'_>) -> Result<u64, StorageError> {
+        self.wait_for_space().await;
+        self.append_now(rec)
+    }
+
+    /// Waits while more than `pending_bytes_max` bytes are appended but not yet durable.
+    pub async fn wait_for_space(&self) {
         let max = self.shared.config.pending_bytes_max;
         poll_fn(|cx| {
             let mut st = self.shared.state.borrow_mut();
@@ -273,7 +279,6 @@ impl<D: Disk> Wal<D> {
             }
         })
         .await;
-        self.append_now(rec)
     }
 
     /// Appends without waiting for pending space.
@@ -791,6 +796,9 @@ fn fill_chunk(buf: &mut [u8], at: usize, head: &[u8], body: &[u8]) {
         let n = head.len().min(end) - at;
         buf[..n].copy_from_slice(&head[at..at + n]);
         out = n;
+    }
+    if out == buf.len() {
+        return;
     }
     let body_from = (at + out) - head.len();
     if body_from < body.len() {

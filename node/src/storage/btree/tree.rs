@@ -1,0 +1,648 @@
+//! The tree of one shard: opening (recovery of the newest checkpoint), reads, scans and
+//! atomic batches over the page cache, reading missing extents from disk as needed.
+//!
+//! Every read and every batch pins the epoch it started in, so no extent it may still
+//! follow is reused under it (see `alloc.rs`). Nothing here holds a `RefCell` borrow across
+//! an await: the synchronous core (`state.rs`) is entered, reports what it is missing, and
+//! is entered again after the read.
+//!
+//! Back-of-the-envelope: a get over cached nodes is a few binary searches (sub-microsecond);
+//! a miss costs one 4 KiB O_DIRECT read per missing level, usually only the leaf.
+
+use std::cell::RefCell;
+use std::ops::Bound;
+use std::path::Path;
+use std::rc::Rc;
+
+use super::alloc::Allocator;
+use super::node::{ExtentRef, Node, Value};
+use super::page::{
+    ExtentKind, Superblock, decode_meta, decode_node, decode_superblock, encode_superblock,
+    verify_extent,
+};
+use super::state::{Find, Loaded, Op, ScanStep, Seek, TreeCounters, TreeState};
+use crate::storage::error::StorageError;
+use crate::storage::io::{BLOCK_SIZE, Disk, File, IO_SIZE_MAX, Latch, sync_dir};
+use crate::storage::page_cache::{CacheEntry, CacheStats, PageCache};
+use crate::storage::wal::segment::read_range;
+
+/// Largest key accepted.
+pub const KEY_SIZE_MAX: usize = 4096;
+/// Largest value accepted (an encoded 400 KB DynamoDB item plus headroom).
+pub const VALUE_SIZE_MAX: usize = 512 * 1024;
+/// Supported page sizes.
+pub const PAGE_SIZE_MIN: usize = 4096;
+/// Supported page sizes.
+pub const PAGE_SIZE_MAX: usize = 64 * 1024;
+
+/// Tunables of a tree.
+#[derive(Debug, Clone)]
+pub struct TreeConfig {
+    /// Page size for a new file (a power of two, 4 to 64 KiB); an existing file keeps its own.
+    pub page_size: usize,
+    /// Page cache budget in bytes.
+    pub cache_bytes: usize,
+    /// Values larger than this go to overflow extents.
+    pub value_inline_max: usize,
+    /// Id for a new file (checksum seed); random by default.
+    pub file_id: Option<u64>,
+}
+
+impl Default for TreeConfig {
+    fn default() -> Self {
+        Self {
+            page_size: 4096,
+            cache_bytes: 64 << 20,
+            value_inline_max: 1024,
+            file_id: None,
+        }
+    }
+}
+
+impl TreeConfig {
+    /// Checks the fields, naming the one at fault.
+    pub fn validate(&self) -> Result<(), StorageError> {
+        let ok_size = self.page_size.is_power_of_two()
+            && (PAGE_SIZE_MIN..=PAGE_SIZE_MAX).contains(&self.page_size);
+        if !ok_size {
+            return Err(StorageError::Invalid(format!(
+                "page_size {} must be a power of two from {PAGE_SIZE_MIN} to {PAGE_SIZE_MAX}",
+                self.page_size
+            )));
+        }
+        if self.value_inline_max > self.page_size / 2 {
+            return Err(StorageError::Invalid(format!(
+                "value_inline_max {} must be at most page_size / 2 ({})",
+                self.value_inline_max,
+                self.page_size / 2
+            )));
+        }
+        if self.cache_bytes < 16 * self.page_size {
+            return Err(StorageError::Invalid(format!(
+                "cache_bytes {} must hold at least 16 pages",
+                self.cache_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+pub(super) struct Shared<D: Disk> {
+    pub(super) disk: D,
+    pub(super) file: File<D>,
+    pub(super) latch: Latch,
+    pub(super) state: RefCell<TreeState>,
+    pub(super) checkpointing: RefCell<bool>,
+    pub(super) checkpoint_waiters: RefCell<Vec<std::task::Waker>>,
+}
+
+/// A copy-on-write B+tree in one file.
+pub struct Tree<D: Disk> {
+    pub(super) shared: Rc<Shared<D>>,
+}
+
+impl<D: Disk> Clone for Tree<D> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// A snapshot of the tree's counters.
+#[derive(Debug, Clone)]
+pub struct TreeStats {
+    /// Page size.
+    pub page_size: usize,
+    /// Pages in the file's used region.
+    pub pages: u64,
+    /// Pages free for reuse now.
+    pub pages_free: u64,
+    /// Cache counters.
+    pub cache: CacheStats,
+    /// Sequence of the newest durable checkpoint.
+    pub checkpoint_sequence: u64,
+    /// Tree counters.
+    pub counters: TreeCounters,
+}
+
+/// Name of the tree file in a shard directory.
+pub const TREE_FILE_NAME: &str = "tree.db";
+
+impl<D: Disk> Tree<D> {
+    /// Opens the tree file in `dir` (creating it if absent) at its newest valid checkpoint.
+    pub async fn open(
+        disk: D,
+        dir: &Path,
+        config: TreeConfig,
+        latch: Latch,
+    ) -> Result<Self, StorageError> {
+        config.validate()?;
+        let path = dir.join(TREE_FILE_NAME);
+        let existed = disk
+            .exists(&path)
+            .await
+            .map_err(|e| StorageError::io("stat", &path, e))?;
+        let file = File::open(&disk, &path, true, &latch).await?;
+        if !existed {
+            sync_dir(&disk, dir, &latch).await?;
+        }
+        let size = file.size().await?;
+        let state = if size == 0 {
+            let state = new_state(&config);
+            write_superblock(&disk, &file, &superblock_of(&state, 0), 0).await?;
+            file.sync().await?;
+            state
+        } else {
+            load_state(&file, &config).await?
+        };
+        Ok(Self {
+            shared: Rc::new(Shared {
+                disk,
+                file,
+                latch,
+                state: RefCell::new(state),
+                checkpointing: RefCell::new(false),
+                checkpoint_waiters: RefCell::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Reads the value of `key`.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.shared.latch.check()?;
+        let pin = Pin::new(&self.shared);
+        let mut loaded = Loaded::new();
+        loop {
+            let step = self.shared.state.borrow_mut().find(key, &loaded);
+            match step {
+                Find::Absent => return Ok(None),
+                Find::Inline(v) => return Ok(Some(v)),
+                Find::Overflow(extent, len) => {
+                    let v = self.read_overflow(extent, len).await;
+                    drop(pin);
+                    return v.map(Some);
+                }
+                Find::Need(r) => {
+                    let node = self.load(r).await?;
+                    loaded.insert(r.page, node);
+                }
+            }
+        }
+    }
+
+    /// Reads up to `limit` entries within `lo..hi` in key order (or reverse order), stopping
+    /// once about `max_bytes` of keys and values are collected (at least one entry).
+    pub async fn scan(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.shared.latch.check()?;
+        let _pin = Pin::new(&self.shared);
+        let mut loaded = Loaded::new();
+        let mut out: Vec<(Vec<u8>, Value)> = Vec::new();
+        let mut bytes = 0usize;
+        let mut seek = initial_seek(lo, hi, reverse);
+        while out.len() < limit && bytes < max_bytes.max(1) {
+            let Some(at) = seek.take() else { break };
+            let step =
+                self.shared
+                    .state
+                    .borrow_mut()
+                    .scan_leaf(&at, lo, hi, limit - out.len(), &loaded);
+            match step {
+                ScanStep::Need(r) => {
+                    let node = self.load(r).await?;
+                    loaded.insert(r.page, node);
+                    seek = Some(at);
+                }
+                ScanStep::Entries(entries, next) => {
+                    for (k, v) in entries {
+                        if bytes >= max_bytes && !out.is_empty() {
+                            break;
+                        }
+                        bytes += k.len() + value_len(&v);
+                        out.push((k, v));
+                    }
+                    seek = next.filter(|s| !beyond(s, lo, hi));
+                    if loaded.len() > 64 {
+                        loaded.clear();
+                    }
+                }
+            }
+            crate::rt::yield_if_needed().await;
+        }
+        let mut result = Vec::with_capacity(out.len());
+        for (k, v) in out {
+            let bytes = match v {
+                Value::Inline(b) => b.into_vec(),
+                Value::Overflow { extent, len } => self.read_overflow(extent, len).await?,
+            };
+            result.push((k, bytes));
+        }
+        Ok(result)
+    }
+
+    /// Applies a batch of puts and deletes atomically (no reader sees part of it), recording
+    /// `applied` as the log position it came from. Not durable until a checkpoint; the log
+    /// is what makes it durable before that.
+    pub async fn apply(&self, ops: &[Op], applied: Option<(u64, u64)>) -> Result<(), StorageError> {
+        self.shared.latch.check()?;
+        validate_ops(ops)?;
+        let _pin = Pin::new(&self.shared);
+        let mut loaded = Loaded::new();
+        loop {
+            let missing = self.shared.state.borrow_mut().missing_for(ops, &loaded);
+            match missing {
+                Some(r) => {
+                    let node = self.load(r).await?;
+                    loaded.insert(r.page, node);
+                }
+                None => break,
+            }
+        }
+        let mut st = self.shared.state.borrow_mut();
+        st.apply_batch(ops, &loaded);
+        if let Some((stream, index)) = applied {
+            let slot = st.applied.entry(stream).or_insert(0);
+            assert!(
+                index > *slot,
+                "stream {stream}: applying index {index} after {}",
+                *slot
+            );
+            *slot = index;
+            st.applied_changed = true;
+        }
+        st.cache.evict_to_budget();
+        Ok(())
+    }
+
+    /// Log position applied for `stream` (0 if none).
+    pub fn applied(&self, stream: u64) -> u64 {
+        self.shared
+            .state
+            .borrow()
+            .applied
+            .get(&stream)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Applied positions of every stream.
+    pub fn applied_all(&self) -> Vec<(u64, u64)> {
+        let st = self.shared.state.borrow();
+        st.applied.iter().map(|(s, i)| (*s, *i)).collect()
+    }
+
+    /// Bytes held by nodes not yet written by a checkpoint.
+    pub fn dirty_bytes(&self) -> usize {
+        let st = self.shared.state.borrow();
+        let overflow: usize = st.overflow.values().map(|o| o.data.len()).sum();
+        st.cache.stats().dirty_bytes + overflow
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> TreeStats {
+        let st = self.shared.state.borrow();
+        TreeStats {
+            page_size: st.page_size,
+            pages: st.alloc.high_water() as u64,
+            pages_free: st.alloc.free_pages(),
+            cache: st.cache.stats(),
+            checkpoint_sequence: st.durable,
+            counters: st.counters.clone(),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        self.shared.file.path()
+    }
+
+    /// Reads, verifies and decodes the node extent `r`, and caches it.
+    async fn load(&self, r: ExtentRef) -> Result<Rc<Node>, StorageError> {
+        let (page_size, file_id) = {
+            let st = self.shared.state.borrow();
+            (st.page_size, st.file_id)
+        };
+        let mut bytes = read_extent(&self.shared.file, r, page_size).await?;
+        let node = decode_extent_node(&mut bytes, r, file_id)
+            .map_err(|reason| self.corrupt(r, page_size, reason))?;
+        let node = Rc::new(node);
+        let mut st = self.shared.state.borrow_mut();
+        st.counters.extents_read += 1;
+        if st.cache.peek(r.page).is_none() {
+            st.cache
+                .insert(r.page, CacheEntry::new(node.clone(), r.pages, None));
+            st.cache.evict_to_budget();
+        }
+        Ok(node)
+    }
+
+    async fn read_overflow(&self, extent: ExtentRef, len: u32) -> Result<Vec<u8>, StorageError> {
+        let (page_size, file_id, dirty) = {
+            let st = self.shared.state.borrow();
+            let dirty = st.overflow.get(&extent.page).map(|o| o.data.clone());
+            (st.page_size, st.file_id, dirty)
+        };
+        if let Some(data) = dirty {
+            return Ok(data.to_vec());
+        }
+        let mut bytes = read_extent(&self.shared.file, extent, page_size).await?;
+        let v = verify_extent(&mut bytes, extent, file_id)
+            .map_err(|reason| self.corrupt(extent, page_size, reason))?;
+        if v.kind != ExtentKind::Overflow || v.body.len() != len as usize {
+            let reason = format!(
+                "expected an overflow value of {len} bytes, found {:?}",
+                v.kind
+            );
+            return Err(self.corrupt(extent, page_size, reason));
+        }
+        self.shared.state.borrow_mut().counters.extents_read += 1;
+        Ok(v.body.to_vec())
+    }
+
+    fn corrupt(&self, r: ExtentRef, page_size: usize, reason: String) -> StorageError {
+        StorageError::corrupt(
+            self.shared.file.path(),
+            r.page as u64 * page_size as u64,
+            reason,
+        )
+    }
+}
+
+/// Holds an epoch pin for the duration of a read.
+struct Pin<'a, D: Disk> {
+    shared: &'a Shared<D>,
+    epoch: u64,
+}
+
+impl<'a, D: Disk> Pin<'a, D> {
+    fn new(shared: &'a Shared<D>) -> Self {
+        let epoch = shared.state.borrow_mut().pin();
+        Self { shared, epoch }
+    }
+}
+
+impl<D: Disk> Drop for Pin<'_, D> {
+    fn drop(&mut self) {
+        self.shared.state.borrow_mut().unpin(self.epoch);
+    }
+}
+
+fn value_len(v: &Value) -> usize {
+    match v {
+        Value::Inline(b) => b.len(),
+        Value::Overflow { len, .. } => *len as usize,
+    }
+}
+
+fn initial_seek(lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool) -> Option<Seek> {
+    Some(if reverse {
+        match hi {
+            Bound::Unbounded => Seek::Last,
+            Bound::Included(k) => Seek::Le(k.to_vec()),
+            Bound::Excluded(k) => Seek::Lt(k.to_vec()),
+        }
+    } else {
+        match lo {
+            Bound::Unbounded => Seek::Ge(Vec::new()),
+            Bound::Included(k) => Seek::Ge(k.to_vec()),
+            Bound::Excluded(k) => Seek::Gt(k.to_vec()),
+        }
+    })
+}
+
+/// Whether a continuation point lies entirely outside `lo..hi`.
+fn beyond(seek: &Seek, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
+    match seek {
+        Seek::Ge(f) => match hi {
+            Bound::Unbounded => false,
+            Bound::Included(h) => f.as_slice() > h,
+            Bound::Excluded(h) => f.as_slice() >= h,
+        },
+        Seek::Lt(f) => match lo {
+            Bound::Unbounded => false,
+            Bound::Included(l) | Bound::Excluded(l) => f.as_slice() <= l,
+        },
+        _ => false,
+    }
+}
+
+/// Checks every key and value against the limits.
+pub fn validate_ops(ops: &[Op]) -> Result<(), StorageError> {
+    for op in ops {
+        if op.key.len() > KEY_SIZE_MAX {
+            return Err(StorageError::TooLarge {
+                what: "key",
+                size: op.key.len(),
+                max: KEY_SIZE_MAX,
+            });
+        }
+        if let Some(v) = &op.value
+            && v.len() > VALUE_SIZE_MAX {
+                return Err(StorageError::TooLarge {
+                    what: "value",
+                    size: v.len(),
+                    max: VALUE_SIZE_MAX,
+                });
+            }
+    }
+    Ok(())
+}
+
+/// Reads the whole extent `r`.
+pub(super) async fn read_extent<D: Disk>(
+    file: &File<D>,
+    r: ExtentRef,
+    page_size: usize,
+) -> Result<Vec<u8>, StorageError> {
+    let pos = r.page as u64 * page_size as u64;
+    let len = r.pages as u64 * page_size as u64;
+    let bytes = if len as usize <= IO_SIZE_MAX {
+        file.read_one(pos, len as usize).await?.to_vec()
+    } else {
+        read_range(file, pos, len).await?
+    };
+    if bytes.len() as u64 != len {
+        return Err(StorageError::corrupt(
+            file.path(),
+            pos,
+            format!("extent of {len} bytes ends past the end of the file"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Verifies and decodes a node extent.
+pub fn decode_extent_node(bytes: &mut [u8], r: ExtentRef, file_id: u64) -> Result<Node, String> {
+    let v = verify_extent(bytes, r, file_id)?;
+    match v.kind {
+        ExtentKind::Leaf | ExtentKind::Branch => decode_node(v.kind, v.count, v.body),
+        other => Err(format!("expected a node, found a {other:?} extent")),
+    }
+}
+
+fn new_state(config: &TreeConfig) -> TreeState {
+    let file_id = config.file_id.unwrap_or_else(random_file_id);
+    TreeState {
+        page_size: config.page_size,
+        file_id,
+        value_inline_max: config.value_inline_max,
+        root: None,
+        epoch: 1,
+        durable: 0,
+        alloc: Allocator::new(),
+        cache: PageCache::new(config.cache_bytes),
+        dirty: Default::default(),
+        overflow: Default::default(),
+        applied: Default::default(),
+        applied_changed: false,
+        pins: Default::default(),
+        counters: TreeCounters::default(),
+    }
+}
+
+fn random_file_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mix = nanos ^ ((std::process::id() as u64) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    mix.wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1
+}
+
+/// The superblock describing `state` as checkpoint `sequence`.
+pub(super) fn superblock_of(state: &TreeState, sequence: u64) -> Superblock {
+    Superblock {
+        page_size: state.page_size as u32,
+        file_id: state.file_id,
+        sequence,
+        root: state.root.unwrap_or(ExtentRef {
+            page: 0,
+            pages: 0,
+            generation: 0,
+        }),
+        meta: ExtentRef {
+            page: 0,
+            pages: 0,
+            generation: 0,
+        },
+        high_water: state.alloc.high_water(),
+    }
+}
+
+/// Writes superblock slot `sequence % 2`.
+pub(super) async fn write_superblock<D: Disk>(
+    disk: &D,
+    file: &File<D>,
+    sb: &Superblock,
+    sequence: u64,
+) -> Result<(), StorageError> {
+    let slot = (sequence % 2) as u32;
+    let mut buf = disk.alloc(BLOCK_SIZE);
+    encode_superblock(sb, slot, &mut buf);
+    file.write(buf, slot as u64 * sb.page_size as u64).await
+}
+
+/// Reads both superblock slots and picks the newest valid one.
+pub async fn read_superblock<D: Disk>(
+    file: &File<D>,
+) -> Result<(Superblock, Vec<String>), StorageError> {
+    let first = file.read_one(0, BLOCK_SIZE).await?.to_vec();
+    let a = decode_superblock(&first, 0);
+    let page_size = match &a {
+        Ok(Some(sb)) => sb.page_size as u64,
+        _ => 0,
+    };
+    let mut candidates = Vec::new();
+    let mut problems = Vec::new();
+    match a {
+        Ok(Some(sb)) => candidates.push(sb),
+        Ok(None) => {}
+        Err(e) => problems.push(format!("superblock slot 0 at offset 0: {e}")),
+    }
+    // Slot 1 lives at page 1; try every supported page size when slot 0 is unusable.
+    let sizes: Vec<u64> = if page_size != 0 {
+        vec![page_size]
+    } else {
+        (12..=16).map(|s| 1u64 << s).collect()
+    };
+    for size in sizes {
+        let bytes = file.read_one(size, BLOCK_SIZE).await?.to_vec();
+        match decode_superblock(&bytes, 1) {
+            Ok(Some(sb)) if sb.page_size as u64 == size => {
+                candidates.push(sb);
+                break;
+            }
+            Ok(_) => {}
+            Err(e) if page_size != 0 => {
+                problems.push(format!("superblock slot 1 at offset {size}: {e}"))
+            }
+            Err(_) => {}
+        }
+    }
+    let best = candidates.into_iter().max_by_key(|sb| sb.sequence);
+    match best {
+        Some(sb) => Ok((sb, problems)),
+        None => Err(StorageError::corrupt(
+            file.path(),
+            0,
+            if problems.is_empty() {
+                "no valid superblock in either slot".to_string()
+            } else {
+                problems.join("; ")
+            },
+        )),
+    }
+}
+
+async fn load_state<D: Disk>(
+    file: &File<D>,
+    config: &TreeConfig,
+) -> Result<TreeState, StorageError> {
+    let (sb, problems) = read_superblock(file).await?;
+    for p in &problems {
+        tracing::warn!(path = %file.path().display(), problem = %p, "using the other superblock slot");
+    }
+    let page_size = sb.page_size as usize;
+    if !page_size.is_power_of_two() || !(PAGE_SIZE_MIN..=PAGE_SIZE_MAX).contains(&page_size) {
+        return Err(StorageError::corrupt(
+            file.path(),
+            0,
+            format!("page size {page_size}"),
+        ));
+    }
+    let mut state = new_state(&TreeConfig {
+        page_size,
+        file_id: Some(sb.file_id),
+        value_inline_max: config.value_inline_max.min(page_size / 2),
+        ..config.clone()
+    });
+    state.root = (sb.root.pages > 0).then_some(sb.root);
+    state.epoch = sb.sequence + 1;
+    state.durable = sb.sequence;
+    if sb.meta.pages > 0 {
+        let mut bytes = read_extent(file, sb.meta, page_size).await?;
+        let corrupt = |reason: String| {
+            StorageError::corrupt(file.path(), sb.meta.page as u64 * page_size as u64, reason)
+        };
+        let v = verify_extent(&mut bytes, sb.meta, sb.file_id).map_err(corrupt)?;
+        if v.kind != ExtentKind::Meta {
+            return Err(corrupt(format!(
+                "expected checkpoint metadata, found {:?}",
+                v.kind
+            )));
+        }
+        let meta = decode_meta(v.body).map_err(corrupt)?;
+        state.alloc = Allocator::restore(&meta.free, sb.high_water).map_err(corrupt)?;
+        state.applied = meta.applied.into_iter().collect();
+    } else {
+        state.alloc = Allocator::restore(&[], sb.high_water)
+            .map_err(|reason| StorageError::corrupt(file.path(), 0, reason))?;
+    }
+    Ok(state)
+}
