@@ -95,7 +95,8 @@ pub enum FrameError {
     },
     /// A version this build does not read; the frame can be skipped.
     #[error(
-        "unsupported protocol version {version} (supported {PROTOCOL_VERSION_MIN}..={PROTOCOL_VERSION})"
+        "unsupported protocol version {version} \
+         (supported {PROTOCOL_VERSION_MIN}..={PROTOCOL_VERSION})"
     )]
     UnsupportedVersion {
         /// The version.
@@ -730,10 +731,11 @@ pub(crate) mod tests {
 
     /// Runs every decoder entry point over `bytes`; used by the fuzz-style test.
     pub(crate) fn exercise_decoder(bytes: &[u8]) {
-        if let Ok(Decoded::Frame(frame)) = decode_frame(bytes) {
-            if frame.check_payload().is_ok() && frame.header.kind == MessageKind::PutItemRequest {
-                let _ = frame.decode::<PutItemRequest>();
-            }
+        if let Ok(Decoded::Frame(frame)) = decode_frame(bytes)
+            && frame.check_payload().is_ok()
+            && frame.header.kind == MessageKind::PutItemRequest
+        {
+            let _ = frame.decode::<PutItemRequest>();
         }
         let mut reader = FrameReader::new();
         reader.extend(bytes);

@@ -789,4 +789,194 @@ mod tests {
         assert!(archived.to_number().is_err());
         assert!(rkyv::deserialize::<Number, rkyv::rancor::Error>(archived).is_err());
     }
+
+    mod model {
+        //! Property tests against an exact big-integer model: every number is
+        //! `coefficient × 10^(exponent + SCALE)` as a `BigInt`, which represents every valid
+        //! number and every sum of two exactly.
+        use super::super::*;
+        use crate::value::tests::number_strategy;
+        use num_bigint::BigInt;
+        use proptest::prelude::*;
+
+        const SCALE: i32 = 400;
+
+        fn scaled(n: &Number) -> BigInt {
+            let magnitude = BigInt::from(n.coefficient())
+                * BigInt::from(10).pow(u32::try_from(n.exponent() + SCALE).unwrap());
+            if n.is_negative() {
+                -magnitude
+            } else {
+                magnitude
+            }
+        }
+
+        /// What DynamoDB says about an exact value (scaled): fine, or the error, with
+        /// arithmetic's wording (too many digits reads as overflow).
+        fn classify(value: &BigInt, digits_error: NumberError) -> Result<(), NumberError> {
+            if *value == BigInt::from(0) {
+                return Ok(());
+            }
+            let text = value.magnitude().to_string();
+            let significant = text.trim_end_matches('0').len();
+            let leading = text.len() as i32 - 1 - SCALE;
+            if significant > 38 {
+                return Err(digits_error);
+            }
+            if leading > NUMBER_EXPONENT_MAX {
+                return Err(NumberError::Overflow);
+            }
+            if leading < NUMBER_EXPONENT_MIN {
+                return Err(NumberError::Underflow);
+            }
+            Ok(())
+        }
+
+        /// Pairs of numbers, half of them with nearby exponents so that sums are exact.
+        fn pair() -> impl Strategy<Value = (Number, Number)> {
+            let near = (
+                number_strategy(),
+                0u128..10u128.pow(38),
+                -3i32..=3,
+                any::<bool>(),
+            )
+                .prop_filter_map("in range", |(a, coefficient, delta, negative)| {
+                    let b = Number::from_parts(negative, coefficient, a.exponent() + delta).ok()?;
+                    Some((a, b))
+                });
+            let small = (-1000i64..1000, -1000i64..1000)
+                .prop_map(|(a, b)| (Number::from(a), Number::from(b)));
+            prop_oneof![(number_strategy(), number_strategy()), near, small]
+        }
+
+        /// Number texts in every accepted spelling, including too many digits and huge
+        /// exponents.
+        fn number_text() -> impl Strategy<Value = String> {
+            (
+                prop_oneof![Just(""), Just("+"), Just("-")],
+                "[0-9]{0,42}",
+                proptest::option::of("[0-9]{0,42}"),
+                proptest::option::of((
+                    prop_oneof![Just("e"), Just("E")],
+                    prop_oneof![Just(""), Just("+"), Just("-")],
+                    0u32..300,
+                )),
+            )
+                .prop_filter("a mantissa digit", |(_, whole, fraction, _)| {
+                    !whole.is_empty() || fraction.as_ref().is_some_and(|f| !f.is_empty())
+                })
+                .prop_map(|(sign, whole, fraction, exponent)| {
+                    let mut text = format!("{sign}{whole}");
+                    if let Some(fraction) = fraction {
+                        text.push('.');
+                        text.push_str(&fraction);
+                    }
+                    if let Some((e, exponent_sign, value)) = exponent {
+                        text.push_str(&format!("{e}{exponent_sign}{value}"));
+                    }
+                    text
+                })
+        }
+
+        /// The model's reading of a text produced by `number_text`.
+        fn model_parse(text: &str) -> Result<BigInt, NumberError> {
+            let (negative, rest) = match text.as_bytes()[0] {
+                b'-' => (true, &text[1..]),
+                b'+' => (false, &text[1..]),
+                _ => (false, text),
+            };
+            let (mantissa, exponent) = match rest.find(['e', 'E']) {
+                Some(at) => (&rest[..at], rest[at + 1..].parse::<i32>().unwrap()),
+                None => (rest, 0),
+            };
+            let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+            let digits = format!("{whole}{fraction}");
+            let trimmed = digits.trim_start_matches('0');
+            if trimmed.is_empty() {
+                return Ok(BigInt::from(0));
+            }
+            if trimmed.trim_end_matches('0').len() > 38 {
+                return Err(NumberError::TooManyDigits);
+            }
+            let power = exponent - fraction.len() as i32 + SCALE;
+            let magnitude = trimmed.parse::<BigInt>().unwrap() * BigInt::from(10).pow(power as u32);
+            let value = if negative { -magnitude } else { magnitude };
+            classify(&value, NumberError::TooManyDigits).map(|()| value)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn parse_matches_the_model(text in number_text()) {
+                let expected = model_parse(&text);
+                match Number::parse(&text) {
+                    Ok(number) => {
+                        prop_assert_eq!(Ok(scaled(&number)), expected);
+                        let canonical = number.to_string();
+                        prop_assert_eq!(Number::parse(&canonical), Ok(number));
+                        let shape = canonical.strip_prefix('-').unwrap_or(&canonical);
+                        prop_assert!(!shape.contains(['e', 'E', '+']));
+                        prop_assert!(shape == "0" || !shape.starts_with("00"));
+                        if let Some((whole, fraction)) = shape.split_once('.') {
+                            prop_assert!(!fraction.ends_with('0') && !fraction.is_empty());
+                            prop_assert!(whole == "0" || !whole.starts_with('0'));
+                        } else {
+                            prop_assert!(shape == "0" || !shape.starts_with('0'));
+                        }
+                    }
+                    Err(error) => prop_assert_eq!(Err(error), expected.map(|_| ())),
+                }
+            }
+
+            #[test]
+            fn arithmetic_matches_the_model((a, b) in pair()) {
+                let sum = scaled(&a) + scaled(&b);
+                match a.checked_add(&b) {
+                    Ok(result) => {
+                        prop_assert_eq!(classify(&sum, NumberError::Overflow), Ok(()));
+                        prop_assert_eq!(scaled(&result), sum);
+                    }
+                    Err(error) => {
+                        prop_assert_eq!(Err(error), classify(&sum, NumberError::Overflow))
+                    }
+                }
+                let difference = scaled(&a) - scaled(&b);
+                match a.checked_sub(&b) {
+                    Ok(result) => prop_assert_eq!(scaled(&result), difference),
+                    Err(error) => {
+                        prop_assert_eq!(Err(error), classify(&difference, NumberError::Overflow))
+                    }
+                }
+            }
+
+            #[test]
+            fn order_and_equality_match_the_model((a, b) in pair()) {
+                prop_assert_eq!(a.cmp(&b), scaled(&a).cmp(&scaled(&b)));
+                prop_assert_eq!(a == b, scaled(&a) == scaled(&b));
+            }
+
+            #[test]
+            fn every_spelling_normalises_to_one_value(
+                number in number_strategy(),
+                extra in 0usize..5,
+            ) {
+                // coefficient followed by `extra` zeros, exponent lowered to match.
+                let sign = if number.is_negative() { "-" } else { "" };
+                let text = format!(
+                    "{sign}{}{}e{}",
+                    number.coefficient(),
+                    "0".repeat(extra),
+                    number.exponent() - extra as i32
+                );
+                prop_assert_eq!(Number::parse(&text), Ok(number));
+                let back = Number::from_parts(
+                    number.is_negative(),
+                    number.coefficient(),
+                    number.exponent(),
+                );
+                prop_assert_eq!(back, Ok(number));
+            }
+        }
+    }
 }
