@@ -17,161 +17,52 @@ use super::key_condition::{KeyConditionExpr, KeyOp, KeyTerm};
 use super::projection::Projection;
 use super::update::{SetOperand, SetValue, UpdateAction, UpdateExpr};
 use crate::error::Error;
+use crate::message::{
+    AttributeAction, AttributeValueUpdate, ComparisonOperator, Condition as LegacyCondition,
+    ConditionalOperator, ExpectedAttributeValue,
+};
 use crate::value::{AttributeType, AttributeValue};
 
 /// Prefix of most legacy parameter errors.
 const INVALID: &str = "One or more parameter values were invalid:";
 
-/// A legacy `ComparisonOperator`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ComparisonOperator {
-    /// `EQ`
-    Eq,
-    /// `NE`
-    Ne,
-    /// `LE`
-    Le,
-    /// `LT`
-    Lt,
-    /// `GE`
-    Ge,
-    /// `GT`
-    Gt,
-    /// `NOT_NULL` (the attribute exists)
-    NotNull,
-    /// `NULL` (the attribute does not exist)
-    Null,
-    /// `CONTAINS`
-    Contains,
-    /// `NOT_CONTAINS`
-    NotContains,
-    /// `BEGINS_WITH`
-    BeginsWith,
-    /// `IN`
-    In,
-    /// `BETWEEN`
-    Between,
+/// True when `op` takes `count` arguments.
+fn arity_ok(op: ComparisonOperator, count: usize) -> bool {
+    match op {
+        ComparisonOperator::Null | ComparisonOperator::NotNull => count == 0,
+        ComparisonOperator::In => count >= 1,
+        ComparisonOperator::Between => count == 2,
+        _ => count == 1,
+    }
 }
 
-impl ComparisonOperator {
-    const NAMES: [(ComparisonOperator, &'static str); 13] = [
-        (ComparisonOperator::Eq, "EQ"),
-        (ComparisonOperator::Ne, "NE"),
-        (ComparisonOperator::Le, "LE"),
-        (ComparisonOperator::Lt, "LT"),
-        (ComparisonOperator::Ge, "GE"),
-        (ComparisonOperator::Gt, "GT"),
-        (ComparisonOperator::NotNull, "NOT_NULL"),
-        (ComparisonOperator::Null, "NULL"),
-        (ComparisonOperator::Contains, "CONTAINS"),
-        (ComparisonOperator::NotContains, "NOT_CONTAINS"),
-        (ComparisonOperator::BeginsWith, "BEGINS_WITH"),
-        (ComparisonOperator::In, "IN"),
-        (ComparisonOperator::Between, "BETWEEN"),
-    ];
-
-    /// The wire name (`"EQ"`, `"NOT_NULL"`...).
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(op, _)| *op == self)
-            .map_or("", |(_, name)| name)
-    }
-
-    /// The operator with this exact wire name.
-    pub fn parse(name: &str) -> Option<ComparisonOperator> {
-        Self::NAMES
-            .iter()
-            .find(|(_, known)| *known == name)
-            .map(|(op, _)| *op)
-    }
-
-    fn arity_ok(self, count: usize) -> bool {
-        match self {
-            ComparisonOperator::Null | ComparisonOperator::NotNull => count == 0,
-            ComparisonOperator::In => count >= 1,
-            ComparisonOperator::Between => count == 2,
-            _ => count == 1,
+/// True when `op` accepts arguments of `value_type` (EQ and NE take every type).
+fn accepts(op: ComparisonOperator, value_type: AttributeType) -> bool {
+    match op {
+        ComparisonOperator::Eq | ComparisonOperator::Ne => true,
+        ComparisonOperator::BeginsWith => {
+            matches!(value_type, AttributeType::S | AttributeType::B)
         }
+        _ => is_scalar(value_type),
     }
-
-    fn accepts(self, value_type: AttributeType) -> bool {
-        match self {
-            ComparisonOperator::Eq | ComparisonOperator::Ne => true,
-            ComparisonOperator::BeginsWith => {
-                matches!(value_type, AttributeType::S | AttributeType::B)
-            }
-            _ => is_scalar(value_type),
-        }
-    }
-}
-
-/// `ConditionalOperator`: how several legacy conditions combine (AND when absent).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum ConditionalOperator {
-    /// All conditions must hold.
-    #[default]
-    And,
-    /// At least one condition must hold.
-    Or,
-}
-
-/// One entry of QueryFilter, ScanFilter or KeyConditions.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LegacyCondition {
-    /// The operator.
-    pub comparison_operator: ComparisonOperator,
-    /// Its arguments.
-    pub attribute_value_list: Vec<AttributeValue>,
-}
-
-/// One entry of Expected.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct ExpectedAttribute {
-    /// `Value` (the attribute must equal it, unless `Exists` is false).
-    pub value: Option<AttributeValue>,
-    /// `Exists`.
-    pub exists: Option<bool>,
-    /// `ComparisonOperator`.
-    pub comparison_operator: Option<ComparisonOperator>,
-    /// `AttributeValueList`.
-    pub attribute_value_list: Option<Vec<AttributeValue>>,
-}
-
-/// The action of an AttributeUpdates entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum AttributeAction {
-    /// `PUT` (the default): set the attribute.
-    #[default]
-    Put,
-    /// `ADD`: add to a number, set or list.
-    Add,
-    /// `DELETE`: remove the attribute, or elements of a set.
-    Delete,
-}
-
-/// One entry of AttributeUpdates.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct AttributeUpdate {
-    /// `Action` (PUT when absent).
-    pub action: Option<AttributeAction>,
-    /// `Value`.
-    pub value: Option<AttributeValue>,
 }
 
 /// Translates `Expected` (+ `ConditionalOperator`); `None` for an empty map.
 pub fn expected(
-    expected: &BTreeMap<String, ExpectedAttribute>,
+    expected: &BTreeMap<String, ExpectedAttributeValue>,
     operator: Option<ConditionalOperator>,
 ) -> Result<Option<Condition>, Error> {
     let mut conditions = Vec::with_capacity(expected.len());
     for (name, entry) in expected {
         conditions.push(expected_one(name, entry)?);
     }
-    Ok(combine(conditions, operator.unwrap_or_default()))
+    Ok(combine(
+        conditions,
+        operator.unwrap_or(ConditionalOperator::And),
+    ))
 }
 
-fn expected_one(name: &str, entry: &ExpectedAttribute) -> Result<Condition, Error> {
+fn expected_one(name: &str, entry: &ExpectedAttributeValue) -> Result<Condition, Error> {
     let invalid =
         |text: String| Error::validation(format!("{INVALID} {text} for Attribute: {name}"));
     if entry.value.is_some() && entry.attribute_value_list.is_some() {
@@ -232,18 +123,18 @@ pub fn filter_conditions(
 ) -> Result<Option<Condition>, Error> {
     let mut conditions = Vec::with_capacity(filter.len());
     for (name, entry) in filter {
-        conditions.push(condition(
-            name,
-            entry.comparison_operator,
-            &entry.attribute_value_list,
-        )?);
+        let values = entry.attribute_value_list.as_deref().unwrap_or_default();
+        conditions.push(condition(name, entry.comparison_operator, values)?);
     }
-    Ok(combine(conditions, operator.unwrap_or_default()))
+    Ok(combine(
+        conditions,
+        operator.unwrap_or(ConditionalOperator::And),
+    ))
 }
 
 /// Validates one legacy condition's arguments, with DynamoDB's messages.
 fn check_arguments(op: ComparisonOperator, values: &[AttributeValue]) -> Result<(), Error> {
-    if !op.arity_ok(values.len()) {
+    if !arity_ok(op, values.len()) {
         return Err(Error::validation(format!(
             "{INVALID} Invalid number of argument(s) for the {} ComparisonOperator",
             op.as_str()
@@ -256,7 +147,7 @@ fn check_arguments(op: ComparisonOperator, values: &[AttributeValue]) -> Result<
                 "{INVALID} AttributeValues inside AttributeValueList must be of same type"
             )));
         }
-        if !op.accepts(first_type) {
+        if !accepts(op, first_type) {
             return Err(Error::validation(format!(
                 "{INVALID} ComparisonOperator {} is not valid for {} AttributeValue type",
                 op.as_str(),
@@ -343,7 +234,8 @@ pub fn key_conditions(
     conditions: &BTreeMap<String, LegacyCondition>,
 ) -> Result<KeyConditionExpr, Error> {
     for entry in conditions.values() {
-        check_arguments(entry.comparison_operator, &entry.attribute_value_list)?;
+        let values = entry.attribute_value_list.as_deref().unwrap_or_default();
+        check_arguments(entry.comparison_operator, values)?;
     }
     if conditions.is_empty() || conditions.len() > 2 {
         return Err(Error::validation("Conditions can be of length 1 or 2 only"));
@@ -362,7 +254,7 @@ pub fn key_conditions(
                 ComparisonOperator::BeginsWith => KeyOp::BeginsWith,
                 _ => KeyOp::Unindexable,
             },
-            values: entry.attribute_value_list.clone(),
+            values: entry.attribute_value_list.clone().unwrap_or_default(),
         })
         .collect();
     Ok(KeyConditionExpr { terms })
@@ -370,11 +262,13 @@ pub fn key_conditions(
 
 /// Translates `AttributeUpdates`. An empty map is a valid update that changes nothing (it
 /// still creates a missing item, as DynamoDB does).
-pub fn attribute_updates(updates: &BTreeMap<String, AttributeUpdate>) -> Result<UpdateExpr, Error> {
+pub fn attribute_updates(
+    updates: &BTreeMap<String, AttributeValueUpdate>,
+) -> Result<UpdateExpr, Error> {
     let mut actions = Vec::with_capacity(updates.len());
     for (name, update) in updates {
         let path = Path::attribute(name);
-        let action = update.action.unwrap_or_default();
+        let action = update.action.unwrap_or(AttributeAction::Put);
         actions.push(match (action, &update.value) {
             (AttributeAction::Delete, None) => UpdateAction::Remove { path },
             (_, None) => {

@@ -61,17 +61,12 @@ pub(crate) struct Token {
     pub end: u32,
 }
 
-/// The token vector of one source text, with the matching parenthesis of every parenthesis.
+/// The token vector of one source text.
 #[derive(Debug)]
 pub(crate) struct Tokens<'s> {
     pub source: &'s str,
     pub tokens: Vec<Token>,
-    /// For a parenthesis at index `i`, the index of its partner; `NO_PARTNER` otherwise.
-    pub partner: Vec<u32>,
 }
-
-/// Marks a token without a matching parenthesis.
-pub(crate) const NO_PARTNER: u32 = u32::MAX;
 
 impl<'s> Tokens<'s> {
     /// The text of token `index` (`"<EOF>"` for the end).
@@ -136,12 +131,7 @@ pub(crate) fn lex(source: &str) -> Tokens<'_> {
         start: end,
         end,
     });
-    let partner = match_parentheses(&tokens);
-    Tokens {
-        source,
-        tokens,
-        partner,
-    }
+    Tokens { source, tokens }
 }
 
 /// The token starting at byte `at` (not whitespace) and its length in bytes.
@@ -216,25 +206,6 @@ fn word_kind(word: &str) -> TokenKind {
         })
 }
 
-/// Pairs every `(` with its `)`; unbalanced ones keep `NO_PARTNER`.
-fn match_parentheses(tokens: &[Token]) -> Vec<u32> {
-    let mut partner = vec![NO_PARTNER; tokens.len()];
-    let mut open = Vec::new();
-    for (index, token) in tokens.iter().enumerate() {
-        match token.kind {
-            TokenKind::LParen => open.push(index),
-            TokenKind::RParen => {
-                if let Some(left) = open.pop() {
-                    partner[left] = index as u32;
-                    partner[index] = left as u32;
-                }
-            }
-            _ => {}
-        }
-    }
-    partner
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,13 +271,5 @@ mod tests {
         );
         check("a < ", 2, "Syntax error; token: \"<EOF>\", near: \"< \"");
         check("!a", 0, "Syntax error; token: \"!\", near: \"!a\"");
-    }
-
-    #[test]
-    fn parentheses_are_paired() {
-        let tokens = lex("((a) = b)");
-        assert_eq!(tokens.partner[0], 6);
-        assert_eq!(tokens.partner[1], 3);
-        assert_eq!(lex(")(").partner, vec![NO_PARTNER, NO_PARTNER, NO_PARTNER]);
     }
 }

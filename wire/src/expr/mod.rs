@@ -48,9 +48,7 @@ pub use ast::{ArithOp, Comparator, Condition, Operand, Path, PathElement, is_sca
 pub use condition::parse_condition;
 pub use key_condition::{KeyCondition, KeyConditionExpr, SortKeyCondition, parse_key_condition};
 pub use legacy::{
-    AttributeAction, AttributeUpdate, ComparisonOperator, ConditionalOperator, ExpectedAttribute,
-    LegacyCondition, attribute_updates, attributes_to_get, expected, filter_conditions,
-    key_conditions,
+    attribute_updates, attributes_to_get, expected, filter_conditions, key_conditions,
 };
 pub use messages::ExpressionKind;
 pub use placeholders::Substitutions;

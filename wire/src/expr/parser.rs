@@ -91,6 +91,8 @@ struct Parser<'t, 's> {
     at: usize,
     nesting: u32,
     redundant: bool,
+    /// The open and close token indexes of the group most recently closed.
+    last_group: Option<(usize, TokenIndex)>,
 }
 
 impl<'t, 's> Parser<'t, 's> {
@@ -100,6 +102,7 @@ impl<'t, 's> Parser<'t, 's> {
             at: 0,
             nesting: 0,
             redundant: false,
+            last_group: None,
         }
     }
 
@@ -174,15 +177,13 @@ impl<'t, 's> Parser<'t, 's> {
         }
     }
 
-    /// Remembers `((x))`: the group opened at `open` directly wraps another group.
+    /// Remembers `((x))`: the group opened at `open` directly wraps another group. A group
+    /// closing right before ours is the last one closed, so no pairing table is needed.
     fn note_group(&mut self, open: usize, close: TokenIndex) {
-        let partner = &self.tokens.partner;
-        let inner_open = open + 1;
-        if self.tokens.tokens[inner_open].kind == TokenKind::LParen
-            && partner[inner_open] + 1 == close
-        {
+        if self.last_group == Some((open + 1, close - 1)) {
             self.redundant = true;
         }
+        self.last_group = Some((open, close));
     }
 
     // ----- conditions -----

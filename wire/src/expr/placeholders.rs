@@ -6,7 +6,7 @@
 //! during evaluation, so short-circuiting evaluation cannot hide a use.
 //! Does not validate the maps' keys or sizes: `validate::check_substitution_maps` does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::messages::{self, NAME_MISSING, VALUE_MISSING};
 use crate::error::Error;
@@ -17,8 +17,9 @@ use crate::value::AttributeValue;
 pub struct Substitutions<'a> {
     names: Option<&'a BTreeMap<String, String>>,
     values: Option<&'a BTreeMap<String, AttributeValue>>,
-    used_names: BTreeSet<&'a str>,
-    used_values: BTreeSet<&'a str>,
+    /// Keys looked up so far (with repeats; a few per expression, so a Vec beats a set).
+    used_names: Vec<&'a str>,
+    used_values: Vec<&'a str>,
 }
 
 impl<'a> Substitutions<'a> {
@@ -30,8 +31,8 @@ impl<'a> Substitutions<'a> {
         Substitutions {
             names,
             values,
-            used_names: BTreeSet::new(),
-            used_values: BTreeSet::new(),
+            used_names: Vec::new(),
+            used_values: Vec::new(),
         }
     }
 
@@ -39,7 +40,7 @@ impl<'a> Substitutions<'a> {
     pub(crate) fn name(&mut self, key: &str) -> Result<&'a str, String> {
         match self.names.and_then(|names| names.get_key_value(key)) {
             Some((key, name)) => {
-                self.used_names.insert(key.as_str());
+                self.used_names.push(key.as_str());
                 Ok(name.as_str())
             }
             None => Err(messages::detail(NAME_MISSING, &[("attribute name", &key)])),
@@ -50,7 +51,7 @@ impl<'a> Substitutions<'a> {
     pub(crate) fn value(&mut self, key: &str) -> Result<&'a AttributeValue, String> {
         match self.values.and_then(|values| values.get_key_value(key)) {
             Some((key, value)) => {
-                self.used_values.insert(key.as_str());
+                self.used_values.push(key.as_str());
                 Ok(value)
             }
             None => Err(messages::detail(
@@ -80,13 +81,12 @@ impl<'a> Substitutions<'a> {
     }
 }
 
-fn unused<'k>(
-    keys: Option<impl Iterator<Item = &'k String>>,
-    used: &BTreeSet<&str>,
-) -> Vec<&'k str> {
+fn unused<'k>(keys: Option<impl Iterator<Item = &'k String>>, used: &[&str]) -> Vec<&'k str> {
+    let mut used = used.to_vec();
+    used.sort_unstable();
     keys.into_iter()
         .flatten()
         .map(String::as_str)
-        .filter(|key| !used.contains(key))
+        .filter(|key| used.binary_search(key).is_err())
         .collect()
 }

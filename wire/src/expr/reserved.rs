@@ -2,7 +2,8 @@
 //!
 //! Invariant: `RESERVED_WORDS` is the complete list published in the DynamoDB Developer Guide
 //! (page "Reserved words in DynamoDB", 573 words), upper case, sorted by bytes, without
-//! duplicates; a unit test checks all three properties. Matching is ASCII case-insensitive.
+//! duplicates; a unit test checks all three properties. Matching is ASCII case-insensitive,
+//! through a compile-time hash table.
 //! Does not decide where the check applies: `checks` calls `is_reserved` for every bare name
 //! in a document path (function names and keywords are not checked).
 
@@ -586,6 +587,42 @@ pub const RESERVED_WORDS: [&str; 573] = [
 /// Longest reserved word, in bytes: longer names skip the lookup.
 const RESERVED_WORD_SIZE_MAX: usize = 14;
 
+/// Open-addressing hash table over `RESERVED_WORDS` (indexes; `EMPTY` marks a free slot),
+/// built at compile time. The check runs for every bare name of every expression, so a
+/// lookup is one FNV-1a hash and usually one comparison, not a binary search over 573 words.
+const TABLE: [u16; TABLE_SIZE] = build_table();
+const TABLE_SIZE: usize = 2048;
+const EMPTY: u16 = u16::MAX;
+
+// Load factor below 1/3 keeps probe chains short; indexes must fit below EMPTY.
+const _: () =
+    assert!(RESERVED_WORDS.len() * 3 < TABLE_SIZE && RESERVED_WORDS.len() < EMPTY as usize);
+
+const fn fnv1a(bytes: &[u8]) -> usize {
+    let mut hash = 0x811c_9dc5u32;
+    let mut index = 0;
+    while index < bytes.len() {
+        hash ^= bytes[index] as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+        index += 1;
+    }
+    hash as usize & (TABLE_SIZE - 1)
+}
+
+const fn build_table() -> [u16; TABLE_SIZE] {
+    let mut table = [EMPTY; TABLE_SIZE];
+    let mut index = 0;
+    while index < RESERVED_WORDS.len() {
+        let mut slot = fnv1a(RESERVED_WORDS[index].as_bytes());
+        while table[slot] != EMPTY {
+            slot = (slot + 1) & (TABLE_SIZE - 1);
+        }
+        table[slot] = index as u16;
+        index += 1;
+    }
+    table
+}
+
 /// True when `name` is a reserved word, compared case-insensitively (`Status`, `STATUS`).
 pub fn is_reserved(name: &str) -> bool {
     let bytes = name.as_bytes();
@@ -597,9 +634,14 @@ pub fn is_reserved(name: &str) -> bool {
         *slot = byte.to_ascii_uppercase();
     }
     let upper = &upper[..bytes.len()];
-    RESERVED_WORDS
-        .binary_search_by(|word| word.as_bytes().cmp(upper))
-        .is_ok()
+    let mut slot = fnv1a(upper);
+    loop {
+        match TABLE[slot] {
+            EMPTY => return false,
+            index if RESERVED_WORDS[usize::from(index)].as_bytes() == upper => return true,
+            _ => slot = (slot + 1) & (TABLE_SIZE - 1),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -637,5 +679,9 @@ mod tests {
         check("attribute_exists", false);
         check("a_very_long_attribute_name", false);
         check("naMé", false);
+        check("_status", false);
+        check("9lives", false);
+        check("ZONE", true);
+        check("zones", false);
     }
 }

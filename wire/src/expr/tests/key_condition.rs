@@ -2,6 +2,7 @@
 //! the key range handed to storage (§8.5).
 
 use super::*;
+use crate::message::{ComparisonOperator, Condition as LegacyCondition};
 use crate::schema::{KeyAttribute, KeySchema, ScalarType};
 
 fn schema(partition: (&str, ScalarType), sort: Option<(&str, ScalarType)>) -> KeySchema {
@@ -198,7 +199,7 @@ fn bound_conditions_select_key_ranges() {
 fn legacy_key_conditions() {
     let condition = |op: ComparisonOperator, values: Vec<AttributeValue>| LegacyCondition {
         comparison_operator: op,
-        attribute_value_list: values,
+        attribute_value_list: Some(values),
     };
     let mut map = BTreeMap::new();
     map.insert(

@@ -2,6 +2,10 @@
 //! (§8.7), translated and evaluated.
 
 use super::*;
+use crate::message::{
+    AttributeAction, AttributeValueUpdate, ComparisonOperator, Condition as LegacyCondition,
+    ConditionalOperator, ExpectedAttributeValue,
+};
 
 fn filter(
     entries: &[(&str, ComparisonOperator, Vec<AttributeValue>)],
@@ -11,7 +15,7 @@ fn filter(
         .map(|(name, op, values)| {
             let condition = LegacyCondition {
                 comparison_operator: *op,
-                attribute_value_list: values.clone(),
+                attribute_value_list: Some(values.clone()),
             };
             (name.to_string(), condition)
         })
@@ -102,7 +106,16 @@ fn filters_evaluate_like_dynamodb() {
     );
 }
 
-fn expected_one(entry: ExpectedAttribute) -> Result<Condition, String> {
+fn none() -> ExpectedAttributeValue {
+    ExpectedAttributeValue {
+        value: None,
+        exists: None,
+        comparison_operator: None,
+        attribute_value_list: None,
+    }
+}
+
+fn expected_one(entry: ExpectedAttributeValue) -> Result<Condition, String> {
     let mut map = BTreeMap::new();
     map.insert("a".to_string(), entry);
     expected(&map, None)
@@ -114,72 +127,72 @@ fn expected_one(entry: ExpectedAttribute) -> Result<Condition, String> {
 fn expected_forms() {
     let p = "One or more parameter values were invalid: ";
     let row = item(&[("a", n("1"))]);
-    let equal = expected_one(ExpectedAttribute {
+    let equal = expected_one(ExpectedAttributeValue {
         value: Some(n("1")),
-        ..Default::default()
+        ..none()
     })
     .expect("ok");
     assert!(equal.evaluate(&row));
-    let absent = expected_one(ExpectedAttribute {
+    let absent = expected_one(ExpectedAttributeValue {
         exists: Some(false),
-        ..Default::default()
+        ..none()
     })
     .expect("ok");
     assert!(!absent.evaluate(&row) && absent.evaluate_opt(None));
-    let ranged = ExpectedAttribute {
+    let ranged = ExpectedAttributeValue {
         comparison_operator: Some(ComparisonOperator::Gt),
         attribute_value_list: Some(vec![n("0")]),
-        ..Default::default()
+        ..none()
     };
     assert!(expected_one(ranged).expect("ok").evaluate(&row));
     let cases = [
         (
-            ExpectedAttribute {
+            ExpectedAttributeValue {
                 exists: Some(true),
-                ..Default::default()
+                ..none()
             },
             "Value must be provided when Exists is true for Attribute: a",
         ),
         (
-            ExpectedAttribute::default(),
+            none(),
             "Value must be provided when Exists is null for Attribute: a",
         ),
         (
-            ExpectedAttribute {
+            ExpectedAttributeValue {
                 exists: Some(false),
                 value: Some(n("1")),
-                ..Default::default()
+                ..none()
             },
             "Value cannot be used when Exists is false for Attribute: a",
         ),
         (
-            ExpectedAttribute {
+            ExpectedAttributeValue {
                 exists: Some(true),
                 comparison_operator: Some(ComparisonOperator::Eq),
                 value: Some(n("1")),
-                ..Default::default()
+                ..none()
             },
             "Exists and ComparisonOperator cannot be used together for Attribute: a",
         ),
         (
-            ExpectedAttribute {
+            ExpectedAttributeValue {
                 value: Some(n("1")),
                 attribute_value_list: Some(vec![n("1")]),
-                ..Default::default()
+                ..none()
             },
             "Value and AttributeValueList cannot be used together for Attribute: a",
         ),
         (
-            ExpectedAttribute {
+            ExpectedAttributeValue {
                 attribute_value_list: Some(vec![n("1")]),
-                ..Default::default()
+                ..none()
             },
             "AttributeValueList can only be used with a ComparisonOperator for Attribute: a",
         ),
         (
-            ExpectedAttribute {
+            ExpectedAttributeValue {
                 comparison_operator: Some(ComparisonOperator::Eq),
-                ..Default::default()
+                ..none()
             },
             "Value or AttributeValueList must be used with ComparisonOperator: EQ for Attribute: a",
         ),
@@ -197,7 +210,7 @@ fn updates(
         .map(|(name, action, value)| {
             (
                 name.to_string(),
-                AttributeUpdate {
+                AttributeValueUpdate {
                     action: *action,
                     value: value.clone(),
                 },
