@@ -4,5 +4,6 @@
 //! Invariant: no lock is shared between shards; each shard owns its files, cache and log.
 //! Only `rt` and `storage::dma` name glommio.
 
+pub mod cmd;
 pub mod rt;
 pub mod storage;

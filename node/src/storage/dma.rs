@@ -163,9 +163,10 @@ pub(crate) fn list_files(dir: &Path) -> io::Result<Vec<String>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file()
-            && let Some(name) = entry.file_name().to_str() {
-                names.push(name.to_string());
-            }
+            && let Some(name) = entry.file_name().to_str()
+        {
+            names.push(name.to_string());
+        }
     }
     names.sort();
     Ok(names)

@@ -505,11 +505,10 @@ impl<D: Disk> Engine<D> {
             if closing || self.inner.latch.is_tripped() {
                 break;
             }
-            if due
-                && let Err(e) = self.checkpoint().await {
-                    tracing::error!(error = %e, "checkpoint failed");
-                    break;
-                }
+            if due && let Err(e) = self.checkpoint().await {
+                tracing::error!(error = %e, "checkpoint failed");
+                break;
+            }
         }
         let mut st = self.inner.state.borrow_mut();
         st.background_running = false;

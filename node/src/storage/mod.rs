@@ -12,6 +12,7 @@ pub mod btree;
 pub mod dma;
 pub mod engine;
 pub mod error;
+pub mod fsck;
 pub mod io;
 pub mod page_cache;
 pub mod sim;

@@ -6,4 +6,5 @@
 mod engine;
 mod model;
 mod support;
+mod tools;
 mod wal;

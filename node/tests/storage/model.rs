@@ -138,6 +138,28 @@ async fn check_all(engine: &Engine<SimDisk>, model: &Model, context: &str) {
     }
 }
 
+/// Copies the simulated shard to real files and runs fsck on it: no problems, no leaks.
+fn fsck_sim(disk: &SimDisk, dir: &Path, ctx: &str) {
+    let tmp = crate::support::TempDir::new("fsck-sim");
+    for path in disk.paths() {
+        let rel = path.strip_prefix(dir).expect("under the shard dir");
+        let target = tmp.0.join(rel);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&target, disk.contents(&path).expect("contents")).expect("write");
+    }
+    let report = shoal_node::storage::fsck::fsck_data_dir(&tmp.0).expect("fsck runs");
+    let bad: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.reason.contains("neither used nor free")
+                || f.severity == shoal_node::storage::fsck::Severity::Problem
+        })
+        .map(|f| format!("{} {}: {}", f.path.display(), f.offset, f.reason))
+        .collect();
+    assert!(bad.is_empty(), "{ctx}: fsck: {bad:?}");
+}
+
 async fn open(disk: &SimDisk, dir: &Path) -> Engine<SimDisk> {
     Engine::open(disk.clone(), dir, config())
         .await
@@ -224,6 +246,7 @@ fn run_actions(actions: Vec<Action>) {
                 }
                 Action::Checkpoint => {
                     engine.checkpoint().await.expect("checkpoint");
+                    fsck_sim(&disk, &dir, &ctx);
                 }
                 Action::Reopen => {
                     engine.close().await.expect("close");

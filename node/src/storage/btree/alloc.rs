@@ -110,9 +110,13 @@ impl Allocator {
         }
     }
 
-    /// Pages freed during `epoch` (not yet reusable).
-    pub fn pending(&self, epoch: u64) -> &[(u32, u32)] {
-        self.pending.get(&epoch).map_or(&[], Vec::as_slice)
+    /// Pages freed during epochs `<= epoch` and not yet reusable (they wait for a checkpoint
+    /// or for readers); all of them are free in checkpoint `epoch`.
+    pub fn pending_upto(&self, epoch: u64) -> Vec<(u32, u32)> {
+        self.pending
+            .range(..=epoch)
+            .flat_map(|(_, runs)| runs.iter().copied())
+            .collect()
     }
 
     /// The free runs now, merged with `extra` runs (for a checkpoint's free list).
@@ -197,6 +201,8 @@ mod tests {
         let mut a = Allocator::new();
         let p = a.alloc(1);
         a.free_later(5, p, 1);
+        assert_eq!(a.pending_upto(5), vec![(p, 1)]);
+        assert!(a.pending_upto(4).is_empty());
         assert_ne!(a.alloc(1), p);
         a.release(4);
         assert_eq!(a.free_pages(), 0);

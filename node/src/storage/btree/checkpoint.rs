@@ -173,7 +173,7 @@ impl<D: Disk> Tree<D> {
             .map(|o| o.extent.page)
             .collect();
         overflow_pages.sort_unstable();
-        let freed_any = !st.alloc.pending(sequence).is_empty();
+        let freed_any = !st.alloc.pending_upto(sequence).is_empty();
         if node_pages.is_empty() && overflow_pages.is_empty() && !st.applied_changed && !freed_any {
             return None;
         }
@@ -206,10 +206,11 @@ impl<D: Disk> Tree<D> {
         let applied: Vec<(u64, u64)> = st.applied.iter().map(|(s, i)| (*s, *i)).collect();
         // The meta extent is allocated before the free list is taken, so it is not in it;
         // allocation never adds free runs, so the estimate below is an upper bound.
-        let estimate = st.alloc.runs_with(st.alloc.pending(sequence)).len() + 1;
+        let pending = st.alloc.pending_upto(sequence);
+        let estimate = st.alloc.runs_with(&pending).len() + 1;
         let meta_pages = pages_for(meta_len(estimate, applied.len()), page_size);
         let meta_page = st.alloc.alloc(meta_pages);
-        let free = st.alloc.runs_with(st.alloc.pending(sequence));
+        let free = st.alloc.runs_with(&pending);
         let meta_ref = ExtentRef {
             page: meta_page,
             pages: meta_pages,

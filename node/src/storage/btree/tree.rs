@@ -444,13 +444,14 @@ pub fn validate_ops(ops: &[Op]) -> Result<(), StorageError> {
             });
         }
         if let Some(v) = &op.value
-            && v.len() > VALUE_SIZE_MAX {
-                return Err(StorageError::TooLarge {
-                    what: "value",
-                    size: v.len(),
-                    max: VALUE_SIZE_MAX,
-                });
-            }
+            && v.len() > VALUE_SIZE_MAX
+        {
+            return Err(StorageError::TooLarge {
+                what: "value",
+                size: v.len(),
+                max: VALUE_SIZE_MAX,
+            });
+        }
     }
     Ok(())
 }
@@ -640,6 +641,11 @@ async fn load_state<D: Disk>(
         let meta = decode_meta(v.body).map_err(corrupt)?;
         state.alloc = Allocator::restore(&meta.free, sb.high_water).map_err(corrupt)?;
         state.applied = meta.applied.into_iter().collect();
+        // The meta extent is referenced by the superblock only: it is free again once the
+        // next checkpoint (which writes its own) is durable.
+        state
+            .alloc
+            .free_later(state.epoch, sb.meta.page, sb.meta.pages);
     } else {
         state.alloc = Allocator::restore(&[], sb.high_water)
             .map_err(|reason| StorageError::corrupt(file.path(), 0, reason))?;

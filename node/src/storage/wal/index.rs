@@ -143,9 +143,10 @@ impl LogIndex {
                 truncations.push((id, s.truncated_upto));
             }
             if let Some((payload, at)) = &s.state
-                && *at == seq {
-                    states.push((id, payload.clone()));
-                }
+                && *at == seq
+            {
+                states.push((id, payload.clone()));
+            }
         }
         truncations.sort_unstable();
         states.sort_unstable();

@@ -214,7 +214,7 @@ impl<D: Disk> Wal<D> {
             ..WalStats::default()
         };
         if let Some((path, offset, reason)) = &stats.recovery.cut {
-            tracing::warn!(path = %path.display(), offset, reason = %reason, "cut torn WAL tail");
+            tracing::warn!(path = %path.display(), offset, reason = %reason, "cut torn log tail (never acknowledged)");
         }
         if let Some((_, file)) = segments.iter().next_back() {
             for &offset in &recovered.zero_offsets {

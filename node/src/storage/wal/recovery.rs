@@ -164,6 +164,202 @@ fn find_headers(data: &[u8], from: usize, seed: u32) -> Vec<(u64, FlushHeader)> 
     out
 }
 
+/// What a segment turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentRole {
+    /// Part of the log's chain of flushes.
+    Chain,
+    /// After the end of the log (or never used): reusable.
+    Spare,
+}
+
+/// Where the log ends and how appends continue, once every segment has been scanned.
+#[derive(Debug, Clone)]
+pub struct ChainEnd {
+    /// Chain segments (oldest first) that stay in the log; later ones are spares.
+    pub chain_len: usize,
+    /// Offset in the last chain segment where the next flush goes.
+    pub write_pos: u64,
+    /// Batch number of the next flush.
+    pub next_batch_seq: u64,
+    /// Offsets in the last chain segment whose stale flush headers must be zeroed.
+    pub zero_offsets: Vec<u64>,
+    /// What the scan found.
+    pub report: RecoveryReport,
+}
+
+/// The decision procedure of recovery, fed one segment at a time in sequence order.
+/// Pure (no I/O), so `fsck` runs exactly the same checks read-only.
+#[derive(Default)]
+pub struct ChainScanner {
+    report: RecoveryReport,
+    expected: Option<u64>,
+    brk: Option<Break>,
+    hole: Option<(PathBuf, String)>,
+    write_pos: u64,
+    chain_len: usize,
+}
+
+impl ChainScanner {
+    /// A scanner for an empty log.
+    pub fn new() -> Self {
+        Self {
+            write_pos: BLOCK_SIZE as u64,
+            ..Self::default()
+        }
+    }
+
+    /// Scans the bytes of segment `seq` (stored at `path`), replaying the records that
+    /// continue the chain through `visit`.
+    pub fn segment(
+        &mut self,
+        seq: u64,
+        path: &Path,
+        data: &[u8],
+        visit: &mut dyn FnMut(&Record<'_>, RecordLoc) -> Result<(), StorageError>,
+    ) -> Result<SegmentRole, StorageError> {
+        self.report.segments += 1;
+        self.report.bytes_read += data.len() as u64;
+        let seed = segment_seed(seq);
+        let header_ok = match decode_segment_header(data) {
+            Ok(h) if h.seq == seq => Ok(()),
+            Ok(h) => Err(format!(
+                "segment header names sequence {} (file name says {seq})",
+                h.seq
+            )),
+            Err(SegmentHeaderError::Blank) => Err("blank segment header".to_string()),
+            Err(SegmentHeaderError::Invalid(reason)) => Err(reason),
+        };
+        if let Err(reason) = header_ok {
+            if self.hole.is_none() && self.brk.is_none() {
+                self.hole = Some((path.to_path_buf(), reason));
+            }
+            note_evidence(&mut self.brk, data, 0, seed, false);
+            return Ok(SegmentRole::Spare);
+        }
+        // A pending break at the end of the previous segment is a clean segment switch when
+        // this segment's first flush continues the chain; otherwise this segment lies after
+        // the end of the log and only serves as evidence.
+        let first = check_flush(data, BLOCK_SIZE, seed);
+        let continues =
+            matches!((&first, self.expected), (FlushParse::Good(h), Some(e)) if h.batch_seq == e);
+        if self.brk.is_some() && !continues {
+            note_evidence(&mut self.brk, data, 0, seed, false);
+            return Ok(SegmentRole::Spare);
+        }
+        if let (Some((hole_path, reason)), FlushParse::Good(_)) = (&self.hole, &first) {
+            return Err(StorageError::corrupt(
+                hole_path,
+                0,
+                format!(
+                    "{reason}, but later segment {} holds log data",
+                    path.display()
+                ),
+            ));
+        }
+        self.walk(seq, path, data, visit)?;
+        Ok(SegmentRole::Chain)
+    }
+
+    /// Follows the chain through one segment and records where it breaks.
+    fn walk(
+        &mut self,
+        seq: u64,
+        path: &Path,
+        data: &[u8],
+        visit: &mut dyn FnMut(&Record<'_>, RecordLoc) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let seed = segment_seed(seq);
+        let mut pos = BLOCK_SIZE;
+        let (header, offset, reason) = loop {
+            match check_flush(data, pos, seed) {
+                FlushParse::Good(h) if self.expected.is_none_or(|e| h.batch_seq == e) => {
+                    replay_flush(data, pos, &h, seq, visit, &mut self.report)?;
+                    self.report.flushes += 1;
+                    self.expected = Some(h.batch_seq + 1);
+                    pos += h.span();
+                }
+                FlushParse::Good(h) => {
+                    let want = self.expected.unwrap_or_default();
+                    let reason =
+                        format!("flush sequence {} where {want} was expected", h.batch_seq);
+                    break (Some(h), pos as u64, reason);
+                }
+                FlushParse::Bad {
+                    header,
+                    offset,
+                    reason,
+                } => break (header, offset, reason),
+            }
+        };
+        self.write_pos = pos as u64;
+        self.chain_len += 1;
+        let mut b = Break {
+            chain_len: self.chain_len,
+            path: path.to_path_buf(),
+            pos: pos as u64,
+            seq_at_break: self.expected.or(header.map(|h| h.batch_seq)),
+            reason: if offset == pos as u64 {
+                reason
+            } else {
+                format!("{reason} (record at offset {offset})")
+            },
+            zero_offsets: Vec::new(),
+            evidence_max: None,
+        };
+        if header.is_some() {
+            b.zero_offsets.push(pos as u64);
+        }
+        self.brk = Some(b);
+        note_evidence(&mut self.brk, data, pos + BLOCK_SIZE, seed, true);
+        Ok(())
+    }
+
+    /// Decides: a torn tail to cut (Ok), or damage to acknowledged data (Err, naming the
+    /// file, offset and reason).
+    pub fn finish(self) -> Result<ChainEnd, StorageError> {
+        let mut report = self.report;
+        let Some(b) = self.brk else {
+            return Ok(ChainEnd {
+                chain_len: 0,
+                write_pos: BLOCK_SIZE as u64,
+                next_batch_seq: 1,
+                zero_offsets: Vec::new(),
+                report,
+            });
+        };
+        let acknowledged = match (b.seq_at_break, b.evidence_max) {
+            (Some(s), Some(d)) => d >= s,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if acknowledged {
+            return Err(StorageError::corrupt(
+                &b.path,
+                b.pos,
+                format!(
+                    "{}; a later flush records batch {} as durable, so acknowledged data is damaged",
+                    b.reason,
+                    b.evidence_max.unwrap_or_default()
+                ),
+            ));
+        }
+        // A blank or foreign block (stale bytes of a recycled segment's earlier life) is
+        // the normal end of the log; a cut is worth reporting only when a flush of this
+        // generation was torn (a valid header with damaged records, or headers beyond).
+        if !b.zero_offsets.is_empty() {
+            report.cut = Some((b.path.clone(), b.pos, b.reason.clone()));
+        }
+        Ok(ChainEnd {
+            chain_len: b.chain_len,
+            write_pos: self.write_pos,
+            next_batch_seq: b.seq_at_break.unwrap_or(1),
+            zero_offsets: b.zero_offsets,
+            report,
+        })
+    }
+}
+
 /// Recovers the log in `dir`: replays every acknowledged record in order through `visit`
 /// and decides where appends continue.
 pub async fn recover<D: Disk>(
@@ -184,155 +380,31 @@ pub async fn recover<D: Disk>(
     }
     let mut seqs: Vec<u64> = names.iter().filter_map(|n| parse_segment_name(n)).collect();
     seqs.sort_unstable();
-
-    let mut report = RecoveryReport::default();
+    let mut scanner = ChainScanner::new();
     let mut chain: Vec<(u64, File<D>)> = Vec::new();
     let mut spares = Vec::new();
-    let mut expected: Option<u64> = None;
-    let mut brk: Option<Break> = None;
-    let mut hole: Option<(PathBuf, String)> = None;
-    let mut write_pos = BLOCK_SIZE as u64;
-
     for &seq in &seqs {
         let path = segment_path(dir, seq);
         let file = File::open(disk, &path, false, latch).await?;
         let size = file.size().await?;
         let data = read_range(&file, 0, size).await?;
-        report.segments += 1;
-        report.bytes_read += data.len() as u64;
-        let seed = segment_seed(seq);
-
-        let header_ok = match decode_segment_header(&data) {
-            Ok(h) if h.seq == seq => Ok(()),
-            Ok(h) => Err(format!(
-                "segment header names sequence {} (file name says {seq})",
-                h.seq
-            )),
-            Err(SegmentHeaderError::Blank) => Err("blank segment header".to_string()),
-            Err(SegmentHeaderError::Invalid(reason)) => Err(reason),
-        };
-        if let Err(reason) = header_ok {
-            if hole.is_none() && brk.is_none() {
-                hole = Some((path.clone(), reason));
-            }
-            note_evidence(&mut brk, &data, 0, seed, false);
-            spares.push(path);
-            continue;
+        match scanner.segment(seq, &path, &data, visit)? {
+            SegmentRole::Chain => chain.push((seq, file)),
+            SegmentRole::Spare => spares.push(path),
         }
-
-        // A tentative break at the end of the previous segment is a clean segment switch
-        // when this segment's first flush continues the chain.
-        let first = check_flush(&data, BLOCK_SIZE, seed);
-        // (Otherwise the pending break is replaced below, when this segment is walked.)
-        let continues =
-            matches!((&first, expected), (FlushParse::Good(h), Some(e)) if h.batch_seq == e);
-        if brk.is_some() && !continues {
-            note_evidence(&mut brk, &data, 0, seed, false);
-            spares.push(path);
-            continue;
-        }
-        if let (Some((hole_path, reason)), FlushParse::Good(_)) = (&hole, &first) {
-            return Err(StorageError::corrupt(
-                hole_path,
-                0,
-                format!(
-                    "{reason}, but later segment {} holds log data",
-                    path.display()
-                ),
-            ));
-        }
-
-        let mut pos = BLOCK_SIZE;
-        let parse = loop {
-            match check_flush(&data, pos, seed) {
-                FlushParse::Good(h) if expected.is_none_or(|e| h.batch_seq == e) => {
-                    replay_flush(&data, pos, &h, seq, visit, &mut report)?;
-                    report.flushes += 1;
-                    expected = Some(h.batch_seq + 1);
-                    pos += h.span();
-                }
-                FlushParse::Good(h) => {
-                    break (
-                        Some(h),
-                        pos as u64,
-                        format!(
-                            "flush sequence {} where {} was expected",
-                            h.batch_seq,
-                            expected.unwrap_or_default()
-                        ),
-                    );
-                }
-                FlushParse::Bad {
-                    header,
-                    offset,
-                    reason,
-                } => break (header, offset, reason),
-            }
-        };
-        let (header, offset, reason) = parse;
-        write_pos = pos as u64;
-        chain.push((seq, file));
-        let mut b = Break {
-            chain_len: chain.len(),
-            path: path.clone(),
-            pos: pos as u64,
-            seq_at_break: expected.or(header.map(|h| h.batch_seq)),
-            reason: if offset == pos as u64 {
-                reason
-            } else {
-                format!("{reason} (record at offset {offset})")
-            },
-            zero_offsets: Vec::new(),
-            evidence_max: None,
-        };
-        if header.is_some() {
-            b.zero_offsets.push(pos as u64);
-        }
-        brk = Some(b);
-        note_evidence(&mut brk, &data, pos + BLOCK_SIZE, seed, true);
     }
-
-    let max_segment_seq = seqs.last().copied().unwrap_or(0);
-    let Some(b) = brk else {
-        // No usable segment at all: a fresh log (every file found is reusable).
-        return Ok(Recovered {
-            chain,
-            write_pos: BLOCK_SIZE as u64,
-            next_batch_seq: 1,
-            zero_offsets: Vec::new(),
-            spares,
-            max_segment_seq,
-            report,
-        });
-    };
-    let acknowledged = match (b.seq_at_break, b.evidence_max) {
-        (Some(s), Some(d)) => d >= s,
-        (None, Some(_)) => true,
-        (_, None) => false,
-    };
-    if acknowledged {
-        return Err(StorageError::corrupt(
-            &b.path,
-            b.pos,
-            format!(
-                "{}; a later flush records batch {} as durable, so acknowledged data is damaged",
-                b.reason,
-                b.evidence_max.unwrap_or_default()
-            ),
-        ));
+    let end = scanner.finish()?;
+    for (seq, _) in chain.drain(end.chain_len..) {
+        spares.push(segment_path(dir, seq));
     }
-    if b.reason != "end of segment" && b.reason != "blank flush header" {
-        report.cut = Some((b.path.clone(), b.pos, b.reason.clone()));
-    }
-    chain.truncate(b.chain_len);
     Ok(Recovered {
         chain,
-        write_pos,
-        next_batch_seq: b.seq_at_break.unwrap_or(1),
-        zero_offsets: b.zero_offsets,
+        write_pos: end.write_pos,
+        next_batch_seq: end.next_batch_seq,
+        zero_offsets: end.zero_offsets,
         spares,
-        max_segment_seq,
-        report,
+        max_segment_seq: seqs.last().copied().unwrap_or(0),
+        report: end.report,
     })
 }
 
