@@ -729,6 +729,51 @@ pub(crate) mod tests {
         }
     }
 
+    /// The fuzz seeds committed under `wire/fuzz/seeds/frame` replay here, as is and with
+    /// their length and CRC fixed (as the fuzz target does). One of them is the input that
+    /// found a target bug: a payload that passes bytecheck but holds a non-normalised number
+    /// must fail to decode with `InvalidPayload`, not panic (numbers are checked on
+    /// conversion, PROTOCOL.md §2).
+    #[test]
+    fn committed_fuzz_seeds_replay() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/frame");
+        let mut replayed = 0;
+        for entry in std::fs::read_dir(&dir).expect("seed directory") {
+            let mut bytes = std::fs::read(entry.expect("entry").path()).expect("seed");
+            exercise_decoder(&bytes);
+            if bytes.len() >= FRAME_HEADER_SIZE {
+                let length = bytes.len() as u32;
+                bytes[0..4].copy_from_slice(&length.to_le_bytes());
+                let crc = crc32c::crc32c(&bytes[8..]);
+                bytes[4..8].copy_from_slice(&crc.to_le_bytes());
+                exercise_decoder(&bytes);
+            }
+            replayed += 1;
+        }
+        assert!(replayed >= 6, "only {replayed} seeds in {}", dir.display());
+    }
+
+    #[test]
+    fn non_normalised_numbers_fail_decoding_with_a_typed_error() {
+        let mut message = PutItemRequest::sample(&mut Gen::new(4));
+        message.item.clear();
+        message.item.insert("n".into(), AttributeValue::N(crate::Number::from(7)));
+        let mut bytes = encode_frame(1, &message).unwrap();
+        // The archived coefficient 7 (u128 LE) is followed by exponent 0 and the sign; make
+        // the coefficient 70 with exponent 0: well-formed for bytecheck, not normalised.
+        let at = bytes
+            .windows(19)
+            .position(|w| w[0] == 7 && w[1..16].iter().all(|b| *b == 0) && w[16..19] == [0, 0, 0])
+            .expect("archived number");
+        bytes[at] = 70;
+        let crc = crc32c::crc32c(&bytes[8..]);
+        bytes[4..8].copy_from_slice(&crc.to_le_bytes());
+        let Decoded::Frame(frame) = decode_frame(&bytes).unwrap() else { panic!("frame") };
+        assert!(frame.check_payload().is_ok());
+        let error = frame.decode::<PutItemRequest>().unwrap_err();
+        assert!(matches!(error, FrameError::InvalidPayload { .. }), "{error}");
+    }
+
     /// Runs every decoder entry point over `bytes`; used by the fuzz-style test.
     pub(crate) fn exercise_decoder(bytes: &[u8]) {
         if let Ok(Decoded::Frame(frame)) = decode_frame(bytes)
