@@ -3,7 +3,8 @@
 //! Invariant: evaluation is a pure function of the condition and the item, total (it never
 //! fails and never panics), and follows DynamoDB on absent attributes: `=` is false and `<>`
 //! is true when either side is absent; ordering, BETWEEN, IN and the functions are false,
-//! except `attribute_not_exists`. Type mismatches with item values are false.
+//! except `attribute_not_exists`; any comparison with a `size()` that has no value (absent, or
+//! N/BOOL/NULL) is false. Type mismatches with item values are false.
 //! Does not validate: request values were checked when the condition was resolved.
 
 use std::borrow::Cow;
@@ -21,11 +22,18 @@ impl Condition {
     /// True when the condition holds for `item`.
     pub fn evaluate(&self, item: &Item) -> bool {
         match self {
-            Condition::Compare { op, left, right } => compare(
-                *op,
-                value(left, item).as_deref(),
-                value(right, item).as_deref(),
-            ),
+            Condition::Compare { op, left, right } => {
+                let (left_value, right_value) = (value(left, item), value(right, item));
+                // `size()` of an absent or unsized value makes any comparison false, even
+                // `<>` (which is true for a plain absent attribute).
+                let unsized_size = |operand: &Operand, found: &Option<_>| {
+                    matches!(operand, Operand::Size(_)) && found.is_none()
+                };
+                if unsized_size(left, &left_value) || unsized_size(right, &right_value) {
+                    return false;
+                }
+                compare(*op, left_value.as_deref(), right_value.as_deref())
+            }
             Condition::Between {
                 subject,
                 lower,

@@ -26,6 +26,7 @@ mod document;
 mod eval;
 mod front;
 mod key_condition;
+mod keys;
 mod legacy;
 mod lexer;
 pub mod limits;

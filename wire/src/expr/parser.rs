@@ -8,6 +8,7 @@
 //! cmp       := term [ comparator operand | BETWEEN operand AND operand
 //!                   | IN '(' operand { ',' operand } ')' ]
 //! term      := '(' condition ')' | atom  operand := '(' operand ')' | atom
+//!              (a parenthesised path may go on: `(a.b).c` is `a.b.c`)
 //! atom      := Ident '(' operand { ',' operand } ')' | path | ':value'
 //! path      := (Ident | #name) { '.' (Ident | #name) | '[' digits ']' }
 //! update    := clause { clause }   clause := SET set { ',' set } | REMOVE path { ',' path }
@@ -302,7 +303,7 @@ impl<'t, 's> Parser<'t, 's> {
         let inner = self.condition()?;
         let close = self.expect(TokenKind::RParen)?;
         self.note_group(open, close);
-        Ok(inner)
+        self.grouped_path_tail(inner)
     }
 
     /// An operand: a parenthesised operand or an atom (used wherever only an operand fits).
@@ -317,7 +318,18 @@ impl<'t, 's> Parser<'t, 's> {
         let close = self.expect(TokenKind::RParen)?;
         self.note_group(open, close);
         self.leave();
-        Ok(inner)
+        self.grouped_path_tail(inner)
+    }
+
+    /// DynamoDB lets a parenthesised path go on: `(a.b).c[1]` is the path `a.b.c[1]`.
+    fn grouped_path_tail(&mut self, node: RawNode) -> Result<RawNode> {
+        match node {
+            RawNode::Path(mut path) => {
+                self.path_tail(&mut path.elements)?;
+                Ok(RawNode::Path(path))
+            }
+            other => Ok(other),
+        }
     }
 
     /// A function call, path or value reference; `argument` parses call arguments.
@@ -357,6 +369,12 @@ impl<'t, 's> Parser<'t, 's> {
             _ => return self.unexpected(),
         };
         let mut elements = vec![first];
+        self.path_tail(&mut elements)?;
+        Ok(RawPath { elements })
+    }
+
+    /// The `.name` and `[index]` steps after a path's first element.
+    fn path_tail(&mut self, elements: &mut Vec<RawElement>) -> Result<()> {
         loop {
             match self.kind() {
                 TokenKind::Dot => {
@@ -373,7 +391,7 @@ impl<'t, 's> Parser<'t, 's> {
                     self.expect(TokenKind::RBracket)?;
                     elements.push(RawElement::Index(digits));
                 }
-                _ => return Ok(RawPath { elements }),
+                _ => return Ok(()),
             }
         }
     }

@@ -328,7 +328,8 @@ fn between_in_and_functions() {
     evaluates("size(bin) > :two", true);
     evaluates("size(a) = :one", false);
     evaluates("size(q) = :zero", false);
-    evaluates("size(q) <> :zero", true);
+    evaluates("size(q) <> :zero", false);
+    evaluates("size(a) <> :zero", false);
 }
 
 #[test]
@@ -360,4 +361,114 @@ fn missing_item_means_every_attribute_absent() {
     assert!(condition.evaluate_opt(None));
     let condition = condition_with("pk = :v", &[], &[(":v", s("x"))]).expect("parses");
     assert!(!condition.evaluate_opt(None));
+}
+
+#[test]
+fn key_attribute_rules() {
+    let condition = condition_with("attribute_exists(pk) AND a.b = :v", &[], &[(":v", s("x"))])
+        .expect("parses");
+    let heads: Vec<&str> = condition.paths().iter().map(|p| p.head()).collect();
+    assert_eq!(heads, vec!["pk", "a"]);
+    assert!(condition.check_key_attributes(&["pk"], false).is_ok());
+    assert_eq!(
+        condition
+            .check_key_attributes(&["pk"], true)
+            .unwrap_err()
+            .message,
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: pk"
+    );
+    assert_eq!(
+        condition
+            .check_key_attributes(&["a"], false)
+            .unwrap_err()
+            .message,
+        "Key attributes must be scalars; list random access '[]' and map lookup '.' are not \
+         allowed: Key: a"
+    );
+}
+
+/// Each expression must fail with a message starting with `prefix` (compatibility corpus of
+/// expressions known to be rejected by DynamoDB).
+fn rejects_all(expressions: &[&str], prefix: &str) {
+    for text in expressions {
+        let name_map = names(&[("#a", "a")]);
+        let value_map = item(&[(":a", s("1")), (":things", s("t"))]);
+        let mut subs = Substitutions::new(Some(&name_map), Some(&value_map));
+        let message = parse_condition(text, ExpressionKind::Filter, &mut subs)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(message.starts_with(prefix), "{text}: {message}");
+    }
+}
+
+#[test]
+fn known_rejections() {
+    rejects_all(
+        &[
+            "things are not gonna be ok",
+            "a > 4",
+            "attribute_exists(Pictures-RearView)",
+            "attribute_exists(\"Pictures.RearView\")",
+            "attribute_exists(Pictures..RearView)",
+            "attribute_exists(Pi#ctures.RearView)",
+            "attribute_exists(asdf[a])",
+            "a.:a < b.:b",
+            "a in b, c",
+            "a > between",
+            "a in (b,c,)",
+            "(a)between(b.(c.d))and(c)",
+            "(a)between(b.c.d)and((c)",
+            "#$.b > a",
+            "a > :things.stuff",
+            "b[:a] > a",
+            "b[#_] > a",
+            "ü > a",
+            "(a)between(b.c[4.5].#d)and(:a)",
+            "size(a).b > a",
+            "(size(a)).b > a",
+            "size(a)[0] > a",
+            "(size(a))[0] > a",
+        ],
+        "Invalid FilterExpression: Syntax error; ",
+    );
+    rejects_all(
+        &[
+            "a=a and a > ((views))",
+            "(a)between(((b.c)).d)and(c)",
+            "a > whatever((:things), ((a)))",
+            "a=a AND ((a=a AND a=a)) AND a=a",
+            "a=a OR ((a=a OR (a=a OR a=a)))",
+        ],
+        "Invalid FilterExpression: The expression has redundant parentheses;",
+    );
+    rejects_all(
+        &["a=a and whatever((:things)) > a", "attRIbute_exIsts((views), #a)"],
+        "Invalid FilterExpression: Invalid function name; function: ",
+    );
+    rejects_all(
+        &[
+            "a=a and attribute_exists((views), (#a)) > b",
+            "attribute_not_exists(things) > b",
+            "begins_with(things, a) > b",
+            "size(contains(a, b)) > a",
+            "a between b and attribute_exists(things)",
+            "a in (b, attribute_exists(things))",
+        ],
+        "Invalid FilterExpression: The function is not allowed to be used this way",
+    );
+    rejects_all(
+        &[
+            "attribute_exists(#Pictures.RearView, :a) and a=a",
+            "(a)between(b.c[45].#d)and(:a)",
+            "#4g > a",
+        ],
+        "Invalid FilterExpression: An expression attribute name used in the document path is \
+         not defined",
+    );
+    rejects_all(
+        &["attribute_type(a, size(a)) and a=a and a=:a", "begins_with(a, size(a)) and a=:a"],
+        "Invalid FilterExpression: Incorrect operand type for operator or function; operator or \
+         function: ",
+    );
 }
