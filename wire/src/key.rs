@@ -508,6 +508,33 @@ pub fn sort_range(
     Ok(range)
 }
 
+/// The partition-hash range of one parallel-Scan segment (§7.6): the 2^64 hashes split into
+/// `total_segments` contiguous, disjoint ranges that together cover them, in order. `None`
+/// unless `segment < total_segments` (the node reports DynamoDB's message before asking).
+pub fn scan_segment_hash_range(segment: u32, total_segments: u32) -> Option<(u64, u64)> {
+    if segment >= total_segments {
+        return None;
+    }
+    let boundary = |index: u32| (u128::from(index) << 64) / u128::from(total_segments);
+    let start = u64::try_from(boundary(segment)).expect("below 2^64");
+    let end = u64::try_from(boundary(segment + 1) - 1).expect("below 2^64");
+    Some((start, end))
+}
+
+/// The parallel-Scan segment whose hash range holds `hash` (inverse of
+/// [`scan_segment_hash_range`]); used to check that an `ExclusiveStartKey` belongs to the
+/// requested segment. `None` if `total_segments` is zero.
+pub fn scan_segment_of_hash(hash: u64, total_segments: u32) -> Option<u32> {
+    if total_segments == 0 {
+        return None;
+    }
+    // The smallest segment whose range ends at or after `hash`.
+    let estimate = (u128::from(hash) * u128::from(total_segments)) >> 64;
+    let segment = u32::try_from(estimate).expect("below total_segments");
+    let (_, end) = scan_segment_hash_range(segment, total_segments).expect("in range");
+    Some(if hash > end { segment + 1 } else { segment })
+}
+
 /// Every key that starts with `prefix`.
 fn prefix_range(prefix: Vec<u8>) -> KeyRange {
     let end = successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
@@ -661,6 +688,33 @@ mod tests {
         assert!(sort_range(table, &pk, SortCondition::BeginsWith(&n("1"))).is_err());
     }
 
+    #[test]
+    fn scan_segments_cover_the_hash_space_without_overlap() {
+        assert_eq!(scan_segment_hash_range(0, 1), Some((0, u64::MAX)));
+        assert_eq!(scan_segment_hash_range(1, 1), None);
+        for total in [2u32, 3, 7, 1000, 1_000_000] {
+            let mut next = 0u64;
+            let probes = [0, 1, total / 2, total.saturating_sub(2), total - 1];
+            for segment in probes.into_iter().filter(|s| *s < total) {
+                let (start, end) = scan_segment_hash_range(segment, total).unwrap();
+                assert!(start <= end);
+                assert_eq!(scan_segment_of_hash(start, total), Some(segment));
+                assert_eq!(scan_segment_of_hash(end, total), Some(segment));
+                if segment == 0 {
+                    assert_eq!(start, 0);
+                }
+                if segment + 1 < total {
+                    let (following, _) = scan_segment_hash_range(segment + 1, total).unwrap();
+                    assert_eq!(following, end + 1);
+                } else {
+                    assert_eq!(end, u64::MAX);
+                }
+                next = next.max(end);
+            }
+            assert_eq!(next, u64::MAX);
+        }
+    }
+
     fn bytes_value() -> impl Strategy<Value = AttributeValue> {
         proptest::collection::vec(prop_oneof![Just(0u8), Just(0xFF), any::<u8>()], 0..6)
             .prop_map(AttributeValue::B)
@@ -761,6 +815,14 @@ mod tests {
             if pk != s("other-pk") {
                 prop_assert!(!partition_range(TableId(3), &pk).unwrap().contains(&other_pk));
             }
+        }
+
+        #[test]
+        fn every_hash_falls_in_its_scan_segment(hash in any::<u64>(), total in 1u32..=1_000_000) {
+            let segment = scan_segment_of_hash(hash, total).unwrap();
+            prop_assert!(segment < total);
+            let (start, end) = scan_segment_hash_range(segment, total).unwrap();
+            prop_assert!(start <= hash && hash <= end);
         }
 
         #[test]
