@@ -908,6 +908,13 @@ mod tests {
             #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
             #[test]
+            fn arbitrary_text_never_panics(text in "[-+.eE0-9 a-z\\x00¿]{0,60}") {
+                if let Ok(number) = Number::parse(&text) {
+                    prop_assert_eq!(Number::parse(&number.to_string()), Ok(number));
+                }
+            }
+
+            #[test]
             fn parse_matches_the_model(text in number_text()) {
                 let expected = model_parse(&text);
                 match Number::parse(&text) {
