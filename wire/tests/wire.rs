@@ -117,3 +117,47 @@ fn routing_error_reply_carries_the_fresh_map_entry() {
     };
     assert_eq!(unknown.to_error().kind, ErrorKind::InternalServerError);
 }
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Protocol version 1 compatibility: these exact bytes were written by version 1 and must
+/// keep decoding to the same messages, and encoding must keep producing them. A failure here
+/// means a message layout changed (a field added, removed, reordered or retyped): that needs a
+/// protocol version bump and a PROTOCOL.md entry (section 5), not a new golden string.
+#[test]
+fn version_1_golden_frames_are_stable() {
+    let get = encode_frame(5, &get_request()).expect("encodes");
+    let reply = ErrorReply::from_error(&Error::conditional_check_failed());
+    let reply_bytes = encode_frame(6, &reply).expect("encodes");
+    assert_eq!(hex(&get), GOLDEN_GET_ITEM_REQUEST);
+    assert_eq!(hex(&reply_bytes), GOLDEN_ERROR_REPLY);
+    let stored: Vec<u8> = (0..GOLDEN_GET_ITEM_REQUEST.len() / 2)
+        .map(|i| u8::from_str_radix(&GOLDEN_GET_ITEM_REQUEST[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let Ok(Decoded::Frame(frame)) = decode_frame(&stored) else {
+        panic!("golden frame")
+    };
+    assert_eq!(
+        frame.decode::<GetItemRequest>().expect("valid"),
+        get_request()
+    );
+}
+
+const GOLDEN_GET_ITEM_REQUEST: &str = concat!(
+    "3e01000009c1d3610100020100000000050000000000000000706bffffffffffff736bffffffffffff000000",
+    "00000000000000000000000000000000000000000000757365722331ffff0000000000000000000000012a00",
+    "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+    "00000000000000000000000000000000000000000000000000000000000000000002000000236e2c20656d61",
+    "696c00236effffffffffff00000000000000000000000000000000000000000000000000000000000000006e",
+    "616d65ffffffff00000000000000000000000000000000000000000000000000000000000000000100000055",
+    "73657273ffffff09ffffff02000000010101890000008fffffff018fffffff01000000000000000000000000",
+    "00000c00000000000000",
+);
+const GOLDEN_ERROR_REPLY: &str = concat!(
+    "9000000027857c2e0100010001000000060000000000000054686520636f6e646974696f6e616c2072657175",
+    "657374206661696c656405009e000000e0ffffff000000000000000000000000000000000000000000000000",
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000b7ffffff00",
+    "000000000000000000000000",
+);
