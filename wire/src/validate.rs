@@ -2,7 +2,9 @@
 //! (dynamodb-semantics.md §1.1, §1.2, §1.4, §1.5, §2.1, §2.3, §11).
 //!
 //! Invariant: a check either passes or returns the first violation as an [`Error`] whose kind
-//! and wording are DynamoDB's (test suites match on the wording); nothing here mutates.
+//! and wording are DynamoDB's (test suites match on the wording, some exactly, so where
+//! DynamoDB's text is fixed it is kept verbatim rather than extended with the offending value;
+//! where DynamoDB's message names the limit, so does ours); nothing here mutates.
 //! Values are checked before anything recurses over them without a bound (sizes, key
 //! encoding), and the nesting check stops recursion at [`DOCUMENT_DEPTH_MAX`].
 //! Does not evaluate expressions or check whole requests (which parameters go together):
@@ -77,10 +79,10 @@ pub fn validate_value(value: &AttributeValue, level: u32) -> Result<(), Error> {
 
 fn check_level(level: u32) -> Result<(), Error> {
     if level > DOCUMENT_DEPTH_MAX {
-        return Err(Error::validation(format!(
+        return Err(Error::validation(
             "Nesting Levels have exceeded supported limits: Attributes in the item have nested \
-             levels beyond supported limit (nesting levels: {level}, limit: {DOCUMENT_DEPTH_MAX})"
-        )));
+             levels beyond supported limit",
+        ));
     }
     Ok(())
 }
@@ -143,8 +145,7 @@ pub fn validate_item_size(item: &Item, update: bool) -> Result<(), Error> {
             "Item size"
         };
         return Err(Error::validation(format!(
-            "{what} has exceeded the maximum allowed size (item size {size} bytes exceeds \
-             {ITEM_SIZE_MAX})"
+            "{what} has exceeded the maximum allowed size"
         )));
     }
     Ok(())
@@ -203,11 +204,11 @@ fn check_key_size(role: KeyType, size: usize) -> Result<(), Error> {
     match role {
         KeyType::Hash if size > PARTITION_KEY_SIZE_MAX as usize => Err(Error::validation(format!(
             "{INVALID} Size of hashkey has exceeded the maximum size limit of\
-                 {PARTITION_KEY_SIZE_MAX} bytes (size {size})"
+                 {PARTITION_KEY_SIZE_MAX} bytes"
         ))),
         KeyType::Range if size > SORT_KEY_SIZE_MAX as usize => Err(Error::validation(format!(
             "{INVALID} Aggregated size of all range keys has exceeded the size limit of \
-             {SORT_KEY_SIZE_MAX} bytes (size {size})"
+             {SORT_KEY_SIZE_MAX} bytes"
         ))),
         _ => Ok(()),
     }
@@ -478,7 +479,7 @@ mod tests {
                 .message
                 .contains("Nesting Levels have exceeded supported limits")
         );
-        assert!(error.message.contains("nesting levels: 33"));
+
         assert!(validate_attributes(&item(&[("a", nest(50))])).is_err());
     }
 
@@ -571,7 +572,6 @@ mod tests {
                 .message
                 .starts_with("Item size has exceeded the maximum allowed size")
         );
-        assert!(error.message.contains("409601"));
         let error = validate_item_size(&over, true).unwrap_err();
         assert!(
             error
