@@ -443,7 +443,10 @@ fn known_rejections() {
         "Invalid FilterExpression: The expression has redundant parentheses;",
     );
     rejects_all(
-        &["a=a and whatever((:things)) > a", "attRIbute_exIsts((views), #a)"],
+        &[
+            "a=a and whatever((:things)) > a",
+            "attRIbute_exIsts((views), #a)",
+        ],
         "Invalid FilterExpression: Invalid function name; function: ",
     );
     rejects_all(
@@ -467,7 +470,10 @@ fn known_rejections() {
          not defined",
     );
     rejects_all(
-        &["attribute_type(a, size(a)) and a=a and a=:a", "begins_with(a, size(a)) and a=:a"],
+        &[
+            "attribute_type(a, size(a)) and a=a and a=:a",
+            "begins_with(a, size(a)) and a=:a",
+        ],
         "Invalid FilterExpression: Incorrect operand type for operator or function; operator or \
          function: ",
     );

@@ -114,22 +114,34 @@ pub(crate) fn exercise(text: &str) {
 
 #[test]
 fn fuzz_mutated_expressions_within_budget() {
-    const CASES_MAX: u32 = 20_000;
+    const CASES_MAX: u64 = 20_000;
     const TIME_MAX: Duration = Duration::from_secs(2);
-    let seed = SEED;
-    let mut rng = Rng(seed);
+    // Longer runs: SHOAL_EXPR_FUZZ_SECONDS=600 SHOAL_EXPR_FUZZ_SEED=7 cargo test ... fuzz_mutated
+    let seconds = std::env::var("SHOAL_EXPR_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    let (cases_max, time_max) = match seconds {
+        Some(seconds) => (u64::MAX, Duration::from_secs(seconds)),
+        None => (CASES_MAX, TIME_MAX),
+    };
+    let seed = std::env::var("SHOAL_EXPR_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    eprintln!("expr fuzz: seed {seed}");
+    let mut rng = Rng(seed | 1);
     let started = Instant::now();
-    for case in 0..CASES_MAX {
+    let mut case = 0u64;
+    while case < cases_max && started.elapsed() < time_max {
         let text = mutate(&mut rng);
         let outcome = std::panic::catch_unwind(|| exercise(&text));
         assert!(
             outcome.is_ok(),
-            "seed {seed:#x} case {case} panicked on {text:?}"
+            "seed {seed} case {case} panicked on {text:?}"
         );
-        if started.elapsed() > TIME_MAX {
-            break;
-        }
+        case += 1;
     }
+    eprintln!("expr fuzz: {case} cases in {:?}", started.elapsed());
 }
 
 /// The fixed seed of the in-test fuzz run.

@@ -42,6 +42,18 @@ const TOKENS: [&str; 34] = [
     "((",
 ];
 
+/// `cases` by default; `PROPTEST_CASES` overrides it for longer runs.
+fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
 fn token_soup() -> impl Strategy<Value = String> {
     proptest::collection::vec(proptest::sample::select(TOKENS.to_vec()), 0..24)
         .prop_map(|tokens| tokens.join(" "))
@@ -99,7 +111,7 @@ fn sample_item() -> impl Strategy<Value = Item> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(config(256))]
 
     #[test]
     fn parsers_never_panic_on_token_soup(text in token_soup(), row in sample_item()) {
@@ -218,7 +230,7 @@ fn naive(condition: &Simple, row: &Item, values: &[AttributeValue]) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config(512))]
 
     #[test]
     fn simple_conditions_agree_with_a_naive_model(condition in simple(), row in sample_item()) {
