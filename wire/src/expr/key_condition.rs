@@ -5,7 +5,7 @@
 //! each on a top-level attribute with its values on the right (`:v < sk` is stored as
 //! `sk > :v`). `bind` checks it against the queried key schema and yields a `KeyCondition`:
 //! an exact partition key and at most one sort-key condition of the allowed forms, with
-//! values of the key's declared type.
+//! values of the key's declared type, non-empty and within the key size limits.
 //! Does not scan anything: the node turns `KeyCondition` into a range of encoded keys.
 
 use std::cmp::Ordering;
@@ -16,7 +16,8 @@ use super::condition::parse_condition;
 use super::messages::ExpressionKind;
 use super::placeholders::Substitutions;
 use crate::error::Error;
-use crate::schema::{KeyAttribute, KeySchema};
+use crate::schema::{KeyAttribute, KeySchema, KeyType};
+use crate::validate::validate_key_value;
 use crate::value::{AttributeValue, Item};
 
 /// A parsed key condition, not yet checked against a key schema.
@@ -261,6 +262,15 @@ impl KeyConditionExpr {
         let (KeyOp::Eq, Some(value)) = (partition.op, partition.values.first()) else {
             return Err(Error::validation("Query key condition not supported"));
         };
+        // Key values must also be non-empty and within the key size limits, as in a Key.
+        validate_key_value(&schema.partition, KeyType::Hash, value)?;
+        if let (Some(term), Some(attribute)) = (sort, &schema.sort)
+            && term.op != KeyOp::BeginsWith
+        {
+            for bound in &term.values {
+                validate_key_value(attribute, KeyType::Range, bound)?;
+            }
+        }
         Ok(KeyCondition {
             partition: value.clone(),
             sort: sort.map(sort_condition),

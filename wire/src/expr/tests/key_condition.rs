@@ -30,6 +30,7 @@ fn key_values() -> Vec<(&'static str, AttributeValue)> {
         (":a", n("1")),
         (":b", n("5")),
         (":s", s("x")),
+        (":empty", s("")),
     ]
 }
 
@@ -120,7 +121,7 @@ fn structural_errors() {
 
 #[test]
 fn binding_to_the_schema() {
-    let cases: Vec<(&str, KeySchema, &str)> = vec![
+    let mut cases: Vec<(&str, KeySchema, &str)> = vec![
         (
             "r = :a",
             range_table(),
@@ -150,6 +151,12 @@ fn binding_to_the_schema() {
              schema type",
         ),
     ];
+    cases.push((
+        "p = :empty",
+        hash_table(),
+        "One or more parameter values are not valid. The AttributeValue for a key attribute \
+         cannot contain an empty string value. Key: p",
+    ));
     for (text, schema, expected) in cases {
         assert_eq!(
             bound(text, &schema).err().as_deref(),
