@@ -335,6 +335,7 @@ fn verify(
                 .await?;
             per_writer.push((marker, items));
         }
+        engine.halt().await?;
         Ok(Ok(per_writer))
     })
     .context("verify executor")??;

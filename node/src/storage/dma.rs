@@ -20,10 +20,13 @@ use super::io::{BLOCK_SIZE, Disk, DiskFile, IoBuf};
 /// Name of the probe file every shard opens first.
 pub const PROBE_FILE_NAME: &str = "probe";
 
-/// glommio DMA files under one data directory.
+/// glommio DMA files under one data directory. Holds an exclusive lock on the directory's
+/// probe file for as long as any clone lives, so two engines (in one process or two) can
+/// never open the same shard directory at once.
 #[derive(Clone)]
 pub struct DmaDisk {
     _probe: Rc<DmaFile>,
+    _lock: Rc<std::fs::File>,
 }
 
 impl DmaDisk {
@@ -38,6 +41,16 @@ impl DmaDisk {
             std::fs::write(&path, [0x5a_u8; BLOCK_SIZE])?;
             std::fs::File::open(&path)?.sync_all()?;
             std::fs::File::open(dir)?.sync_all()?;
+        }
+        let lock = std::fs::File::open(&path)?;
+        if let Err(e) = lock.try_lock() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "data directory {} is in use by another Shoal process or engine ({e})",
+                    dir.display()
+                ),
+            ));
         }
         let probe = OpenOptions::new()
             .read(true)
@@ -58,6 +71,7 @@ impl DmaDisk {
         }
         Ok(Self {
             _probe: Rc::new(probe),
+            _lock: Rc::new(lock),
         })
     }
 }

@@ -93,6 +93,61 @@ impl EngineConfig {
     }
 }
 
+/// Ops replayed per sorted chunk during recovery.
+const REPLAY_CHUNK_OPS_MAX: usize = 1 << 20;
+
+/// Replays logged batches into the tree. Nobody reads during recovery and only the final
+/// state matters, so the ops of many batches are sorted by key (log order kept among equal
+/// keys, the last one wins) and applied in key order: neighbouring keys share leaves, which
+/// turns random inserts into sequential ones.
+async fn replay_log<D: Disk>(
+    tree: &Tree<D>,
+    replay: Vec<(u64, u64, Vec<Op>)>,
+) -> Result<(), StorageError> {
+    let mut chunk: Vec<(u64, Op)> = Vec::new();
+    let mut last: HashMap<u64, u64> = HashMap::new();
+    let mut seq = 0u64;
+    for (stream, index, ops) in replay {
+        for op in ops {
+            chunk.push((seq, op));
+            seq += 1;
+        }
+        last.insert(stream, index);
+        if chunk.len() >= REPLAY_CHUNK_OPS_MAX {
+            apply_replay_chunk(tree, &mut chunk, &mut last).await?;
+        }
+    }
+    apply_replay_chunk(tree, &mut chunk, &mut last).await
+}
+
+async fn apply_replay_chunk<D: Disk>(
+    tree: &Tree<D>,
+    chunk: &mut Vec<(u64, Op)>,
+    last: &mut HashMap<u64, u64>,
+) -> Result<(), StorageError> {
+    chunk.sort_unstable_by(|a, b| a.1.key.cmp(&b.1.key).then(a.0.cmp(&b.0)));
+    let mut ops: Vec<Op> = Vec::with_capacity(chunk.len());
+    for (_, op) in chunk.drain(..) {
+        match ops.last_mut() {
+            Some(prev) if prev.key == op.key => *prev = op,
+            _ => ops.push(op),
+        }
+    }
+    let mut rest = ops.into_iter();
+    loop {
+        let part: Vec<Op> = rest.by_ref().take(4096).collect();
+        if part.is_empty() {
+            break;
+        }
+        tree.apply(part, None).await?;
+        crate::rt::yield_if_needed().await;
+    }
+    for (stream, index) in last.drain() {
+        tree.set_applied(stream, index);
+    }
+    Ok(())
+}
+
 /// Refuses to open when the log was truncated past what the checkpoint holds: that
 /// happens only if the newest checkpoint was lost (a damaged superblock made recovery fall
 /// back to an older one), and replaying would silently drop acknowledged batches.
@@ -153,7 +208,7 @@ struct PendingApply {
     ticket: u64,
     stream: u64,
     index: u64,
-    ops: Rc<Vec<Op>>,
+    ops: Vec<Op>,
 }
 
 struct State {
@@ -201,7 +256,7 @@ impl<D: Disk> Engine<D> {
             .map_err(|e| StorageError::io("create directory", dir, e))?;
         let tree = Tree::open(disk.clone(), dir, config.tree.clone(), latch.clone()).await?;
         let applied: HashMap<u64, u64> = tree.applied_all().into_iter().collect();
-        let mut replay: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+        let mut replay: Vec<(u64, u64, Vec<Op>)> = Vec::new();
         let mut last_seen: HashMap<u64, u64> = HashMap::new();
         let wal_dir = dir.join(WAL_DIR_NAME);
         let wal = Wal::open(
@@ -223,7 +278,17 @@ impl<D: Disk> Engine<D> {
                 }
                 *seen = rec.index;
                 if rec.index > applied.get(&rec.stream).copied().unwrap_or(0) {
-                    replay.push((rec.stream, rec.index, rec.payload.to_vec()));
+                    let ops = batch::decode(rec.payload).map_err(|reason| {
+                        StorageError::corrupt(
+                            &wal_dir.join(super::wal::segment::segment_name(loc.segment)),
+                            loc.offset,
+                            format!(
+                                "stream {} index {}: bad batch: {reason}",
+                                rec.stream, rec.index
+                            ),
+                        )
+                    })?;
+                    replay.push((rec.stream, rec.index, ops));
                 }
                 Ok(())
             },
@@ -231,15 +296,7 @@ impl<D: Disk> Engine<D> {
         .await?;
         check_log_covers_checkpoint(&wal, &applied, dir)?;
         let replayed = replay.len() as u64;
-        for (stream, index, payload) in replay {
-            let ops = batch::decode(&payload).map_err(|reason| {
-                StorageError::Invalid(format!(
-                    "stream {stream} index {index}: bad batch: {reason}"
-                ))
-            })?;
-            tree.apply(&ops, Some((stream, index))).await?;
-            crate::rt::yield_if_needed().await;
-        }
+        replay_log(&tree, replay).await?;
         let mut next_index = applied;
         for (stream, last) in last_seen {
             let slot = next_index.entry(stream).or_insert(0);
@@ -315,7 +372,7 @@ impl<D: Disk> Engine<D> {
                 ticket,
                 stream,
                 index,
-                ops: Rc::new(ops),
+                ops,
             });
             (ticket, index)
         };
@@ -330,19 +387,20 @@ impl<D: Disk> Engine<D> {
         let _guard = self.inner.apply_lock.lock().await;
         loop {
             let next = {
-                let st = self.inner.state.borrow();
+                let mut st = self.inner.state.borrow_mut();
                 match st.pending.front() {
-                    Some(p) if p.ticket <= self.inner.wal.durable_seq() => {
-                        Some((p.stream, p.index, p.ops.clone()))
-                    }
+                    Some(p) if p.ticket <= self.inner.wal.durable_seq() => st.pending.pop_front(),
                     _ => None,
                 }
             };
-            let Some((stream, index, ops)) = next else {
+            let Some(p) = next else {
                 return Ok(());
             };
-            self.inner.tree.apply(&ops, Some((stream, index))).await?;
-            self.inner.state.borrow_mut().pending.pop_front();
+            // An error here latches the shard's storage: nothing applies after it anyway.
+            self.inner
+                .tree
+                .apply(p.ops, Some((p.stream, p.index)))
+                .await?;
         }
     }
 
@@ -352,7 +410,7 @@ impl<D: Disk> Engine<D> {
         &self,
         stream: u64,
         index: u64,
-        ops: &[Op],
+        ops: Vec<Op>,
     ) -> Result<(), StorageError> {
         self.wait_dirty_below_max().await?;
         let _guard = self.inner.apply_lock.lock().await;
@@ -435,6 +493,24 @@ impl<D: Disk> Engine<D> {
 
     /// Stops background work, checkpoints, and flushes and closes the log.
     pub async fn close(&self) -> Result<(), StorageError> {
+        self.stop_background().await;
+        if !self.inner.latch.is_tripped() {
+            self.checkpoint().await?;
+        }
+        self.inner.wal.close().await
+    }
+
+    /// Stops background work and the log without a checkpoint: the state a crash leaves
+    /// behind (every acknowledged batch in the log, the tree as of the last checkpoint), for
+    /// tools and tests that need a store to recover. Like `close`, it ends every task of the
+    /// engine, which releases the directory lock; an engine that is merely dropped keeps its
+    /// tasks (and the lock) until they end.
+    pub async fn halt(&self) -> Result<(), StorageError> {
+        self.stop_background().await;
+        self.inner.wal.close().await
+    }
+
+    async fn stop_background(&self) {
         {
             let mut st = self.inner.state.borrow_mut();
             st.closing = true;
@@ -452,10 +528,6 @@ impl<D: Disk> Engine<D> {
             }
         })
         .await;
-        if !self.inner.latch.is_tripped() {
-            self.checkpoint().await?;
-        }
-        self.inner.wal.close().await
     }
 
     fn maybe_request_checkpoint(&self) {

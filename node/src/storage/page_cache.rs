@@ -10,9 +10,33 @@
 //! Memory is accounted with each node's approximate in-memory size, not its page count.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use super::btree::node::Node;
+
+/// Hashes page numbers with one multiplication (Fibonacci hashing): page numbers are dense
+/// small integers, not attacker-chosen strings, so SipHash's cost buys nothing here.
+#[derive(Default)]
+pub struct PageHasher(u64);
+
+impl Hasher for PageHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type PageMap = HashMap<u32, usize, BuildHasherDefault<PageHasher>>;
 
 /// A cached node.
 #[derive(Debug, Clone)]
@@ -61,7 +85,7 @@ pub struct CacheStats {
 /// The cache.
 #[derive(Debug)]
 pub struct PageCache {
-    map: HashMap<u32, usize>,
+    map: PageMap,
     slots: Vec<Option<(u32, CacheEntry)>>,
     free_slots: Vec<usize>,
     hand: usize,
@@ -73,7 +97,7 @@ impl PageCache {
     /// A cache with a budget of `budget` bytes.
     pub fn new(budget: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            map: PageMap::default(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             hand: 0,

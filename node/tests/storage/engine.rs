@@ -333,6 +333,7 @@ fn write_without_checkpoint(dir: &Path, batches: u32) {
                 .await
                 .expect("commit");
         }
+        engine.halt().await.expect("halt");
     });
 }
 
@@ -418,6 +419,7 @@ fn bit_flip_in_a_page_is_reported_never_returned_as_data() {
             }
         }
         assert_eq!(errors, 400, "every key lives in a damaged leaf");
+        engine.halt().await.expect("halt");
     });
 }
 
@@ -455,5 +457,26 @@ fn losing_the_newest_checkpoint_refuses_to_open_instead_of_dropping_writes() {
             Err(other) => panic!("unexpected error {other}"),
             Ok(_) => panic!("opened with acknowledged batches missing"),
         }
+    });
+}
+
+#[test]
+fn a_shard_directory_cannot_be_opened_twice() {
+    let tmp = TempDir::new("engine-lock");
+    let dir = tmp.0.clone();
+    run(move || async move {
+        let first = DmaDisk::new(&dir).await.expect("first open");
+        let err = DmaDisk::new(&dir)
+            .await
+            .err()
+            .expect("second open must fail");
+        assert!(
+            err.to_string().contains("in use by another Shoal process"),
+            "{err}"
+        );
+        drop(first);
+        DmaDisk::new(&dir)
+            .await
+            .expect("free again once the first is gone");
     });
 }

@@ -92,6 +92,7 @@ fn build_store(dir: &Path, batches: u32, checkpoint: bool) {
                 engine.checkpoint().await.expect("checkpoint");
             }
         }
+        engine.halt().await.expect("halt");
     });
 }
 

@@ -101,6 +101,13 @@ impl Allocator {
 
     /// Makes pages freed in epochs `<= upto` reusable.
     pub fn release(&mut self, upto: u64) {
+        if self
+            .pending
+            .first_key_value()
+            .is_none_or(|(&e, _)| e > upto)
+        {
+            return;
+        }
         let later = self.pending.split_off(&(upto + 1));
         let ready = std::mem::replace(&mut self.pending, later);
         for (_, runs) in ready {

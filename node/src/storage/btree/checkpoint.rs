@@ -49,7 +49,7 @@ pub struct CheckpointInfo {
 /// What an extent of the checkpoint holds, encoded only when it is written.
 enum Payload {
     Node(Rc<Node>),
-    Bytes(ExtentKind, u32, Rc<[u8]>),
+    Bytes(ExtentKind, u32, Rc<Vec<u8>>),
 }
 
 struct Frozen {
@@ -140,7 +140,9 @@ impl<D: Disk> Tree<D> {
             st.cache.mark_clean(page, frozen.sequence);
         }
         for page in &frozen.overflow_pages {
-            st.overflow.remove(page);
+            if let Some(o) = st.overflow.remove(page) {
+                st.overflow_bytes -= o.data.len();
+            }
         }
         st.durable = frozen.sequence;
         st.release_freed();
@@ -226,14 +228,14 @@ impl<D: Disk> Tree<D> {
             },
             &mut meta_body,
         );
-        assert_eq!(
-            pages_for(meta_body.len(), page_size),
-            meta_pages,
-            "meta extent estimate"
+        let used = pages_for(meta_body.len(), page_size);
+        assert!(
+            used <= meta_pages,
+            "meta needs {used} pages, estimated {meta_pages}"
         );
         extents.push((
             meta_ref,
-            Payload::Bytes(ExtentKind::Meta, 0, meta_body.into()),
+            Payload::Bytes(ExtentKind::Meta, 0, Rc::new(meta_body)),
         ));
         extents.sort_by_key(|(r, _)| r.page);
         let mut superblock = superblock_of(&st, sequence);

@@ -64,17 +64,26 @@ impl LeafEntry {
     }
 }
 
-/// A leaf node.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A leaf node. Mutate only through its methods: they keep the search heads in step.
+#[derive(Debug, Clone, Default)]
 pub struct Leaf {
     /// Entries sorted by key, no duplicates.
     pub entries: Vec<LeafEntry>,
     /// Encoded body size.
     pub size: usize,
+    heads: Heads,
 }
 
-/// A branch node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl PartialEq for Leaf {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for Leaf {}
+
+/// A branch node. Mutate only through its methods: they keep the search heads in step.
+#[derive(Debug, Clone)]
 pub struct Branch {
     /// Separator keys, sorted.
     pub keys: Vec<Box<[u8]>>,
@@ -82,6 +91,100 @@ pub struct Branch {
     pub children: Vec<ExtentRef>,
     /// Encoded body size.
     pub size: usize,
+    heads: Heads,
+}
+
+impl PartialEq for Branch {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys && self.children == other.children
+    }
+}
+
+impl Eq for Branch {}
+
+/// Search accelerator of a node: for every key, the 8 bytes that follow the prefix all the
+/// node's keys share, as a big-endian integer, in one contiguous array. A binary search
+/// compares these integers (cache-friendly, no pointer chasing) and looks at a whole key
+/// only to break a tie. Zero padding keeps integer order consistent with byte order, so
+/// heads that differ decide the comparison. The shared prefix may be shorter than the
+/// keys' longest common prefix (it is never recomputed upwards); it is always common.
+#[derive(Debug, Clone, Default)]
+struct Heads {
+    heads: Vec<u64>,
+    prefix: usize,
+}
+
+fn head_of(key: &[u8], prefix: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if key.len() > prefix {
+        let rest = &key[prefix..];
+        let n = rest.len().min(8);
+        b[..n].copy_from_slice(&rest[..n]);
+    }
+    u64::from_be_bytes(b)
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+impl Heads {
+    fn build<'a>(n: usize, key: impl Fn(usize) -> &'a [u8]) -> Self {
+        let prefix = if n >= 2 {
+            common_prefix(key(0), key(n - 1))
+        } else {
+            0
+        };
+        Heads {
+            heads: (0..n).map(|i| head_of(key(i), prefix)).collect(),
+            prefix,
+        }
+    }
+
+    /// Position of `probe` among the `n` sorted keys: `Ok(i)` if equal to key `i`, else
+    /// `Err(i)` where it would be inserted.
+    fn search<'a>(&self, probe: &[u8], key: impl Fn(usize) -> &'a [u8]) -> Result<usize, usize> {
+        let n = self.heads.len();
+        if n == 0 {
+            return Err(0);
+        }
+        let p = self.prefix;
+        if p > 0 {
+            let m = probe.len().min(p);
+            match probe[..m].cmp(&key(0)[..m]) {
+                Ordering::Less => return Err(0),
+                Ordering::Greater => return Err(n),
+                Ordering::Equal if probe.len() < p => return Err(0),
+                Ordering::Equal => {}
+            }
+        }
+        let h = head_of(probe, p);
+        let mut lo = self.heads.partition_point(|&x| x < h);
+        let mut hi = lo + self.heads[lo..].partition_point(|&x| x <= h);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match key(mid).cmp(probe) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Equal => return Ok(mid),
+                Ordering::Greater => hi = mid,
+            }
+        }
+        Err(lo)
+    }
+
+    /// Accounts for a key inserted at `at`; `n` keys now exist.
+    fn inserted<'a>(&mut self, at: usize, n: usize, key: impl Fn(usize) -> &'a [u8]) {
+        let boundary = at == 0 || at + 1 == n;
+        if n <= 2 || (boundary && common_prefix(key(0), key(n - 1)) < self.prefix) {
+            *self = Heads::build(n, key);
+        } else {
+            self.heads.insert(at, head_of(key(at), self.prefix));
+        }
+    }
+
+    fn removed(&mut self, at: usize) {
+        self.heads.remove(at);
+    }
 }
 
 /// A node of the tree.
@@ -112,7 +215,7 @@ impl Node {
             Node::Leaf(l) => l.entries.len(),
             Node::Branch(b) => b.children.len(),
         };
-        64 + self.body_size() + n * ENTRY_MEMORY_OVERHEAD
+        64 + self.body_size() + n * (ENTRY_MEMORY_OVERHEAD + 8)
     }
 
     /// Number of entries (leaf) or children (branch).
@@ -133,12 +236,17 @@ impl Leaf {
     /// Builds a leaf from sorted entries.
     pub fn from_entries(entries: Vec<LeafEntry>) -> Self {
         let size = entries.iter().map(LeafEntry::encoded_len).sum();
-        Leaf { entries, size }
+        let heads = Heads::build(entries.len(), |i| &entries[i].key);
+        Leaf {
+            entries,
+            size,
+            heads,
+        }
     }
 
     /// Position of `key`: `Ok(i)` if present, `Err(i)` where it would go.
     pub fn search(&self, key: &[u8]) -> Result<usize, usize> {
-        self.entries.binary_search_by(|e| (*e.key).cmp(key))
+        self.heads.search(key, |i| &self.entries[i].key)
     }
 
     /// Inserts or replaces `key`; returns the old value if any.
@@ -156,6 +264,8 @@ impl Leaf {
                 };
                 self.size += e.encoded_len();
                 self.entries.insert(i, e);
+                let entries = &self.entries;
+                self.heads.inserted(i, entries.len(), |j| &entries[j].key);
                 None
             }
         }
@@ -165,6 +275,7 @@ impl Leaf {
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let i = self.search(key).ok()?;
         let e = self.entries.remove(i);
+        self.heads.removed(i);
         self.size -= e.encoded_len();
         Some(e.value)
     }
@@ -197,6 +308,7 @@ impl Branch {
             keys: Vec::new(),
             children: vec![child],
             size: BRANCH_FIRST_LEN,
+            heads: Heads::default(),
         }
     }
 
@@ -208,21 +320,28 @@ impl Branch {
                 .iter()
                 .map(|k| BRANCH_CHILD_LEN + k.len())
                 .sum::<usize>();
+        let heads = Heads::build(keys.len(), |i| &keys[i]);
         Branch {
             keys,
             children,
             size,
+            heads,
         }
     }
 
     /// Index of the child whose range holds `key`.
     pub fn child_for(&self, key: &[u8]) -> usize {
-        self.keys.partition_point(|k| **k <= *key)
+        match self.heads.search(key, |i| &self.keys[i]) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
     }
 
     /// Index of the child whose range holds the largest key strictly below `key`.
     pub fn child_before(&self, key: &[u8]) -> usize {
-        self.keys.partition_point(|k| **k < *key)
+        match self.heads.search(key, |i| &self.keys[i]) {
+            Ok(i) | Err(i) => i,
+        }
     }
 
     /// Inserts `child` right after position `at`, separated from it by `key`.
@@ -230,6 +349,8 @@ impl Branch {
         self.size += BRANCH_CHILD_LEN + key.len();
         self.keys.insert(at, key);
         self.children.insert(at + 1, child);
+        let keys = &self.keys;
+        self.heads.inserted(at, keys.len(), |j| &keys[j]);
     }
 
     /// Removes child `at` together with the separator next to it.
@@ -238,11 +359,9 @@ impl Branch {
         if self.keys.is_empty() {
             return;
         }
-        let k = if at == 0 {
-            self.keys.remove(0)
-        } else {
-            self.keys.remove(at - 1)
-        };
+        let i = at.saturating_sub(1);
+        let k = self.keys.remove(i);
+        self.heads.removed(i);
         self.size -= BRANCH_CHILD_LEN + k.len();
     }
 
@@ -409,6 +528,65 @@ mod tests {
         }
         assert_eq!(seen_children, children);
         assert_eq!(seen_keys, keys);
+    }
+
+    #[test]
+    fn heads_search_agrees_with_plain_binary_search() {
+        // Keys with long shared prefixes, zero bytes, prefixes of each other and ties in
+        // the first 8 bytes after the shared prefix.
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for i in 0..300u32 {
+            let mut k = b"table-0001/".to_vec();
+            k.extend_from_slice(&(i / 7).to_be_bytes());
+            k.extend(std::iter::repeat_n(0u8, (i % 3) as usize));
+            k.extend_from_slice(&(i % 7).to_be_bytes()[..(i % 4) as usize]);
+            keys.push(k);
+        }
+        keys.sort();
+        keys.dedup();
+        let mut leaf = Leaf::default();
+        // Insert out of order so boundary inserts shrink the shared prefix.
+        for k in keys.iter().rev().step_by(2).chain(keys.iter().step_by(2)) {
+            leaf.put(k, Value::Inline(Box::new([])));
+        }
+        let probes: Vec<Vec<u8>> = keys
+            .iter()
+            .flat_map(|k| {
+                let mut longer = k.clone();
+                longer.push(0);
+                [k.clone(), k[..k.len() - 1].to_vec(), longer]
+            })
+            .chain([
+                Vec::new(),
+                b"table-0001".to_vec(),
+                b"zz".to_vec(),
+                b"a".to_vec(),
+            ])
+            .collect();
+        for p in &probes {
+            let plain = leaf.entries.binary_search_by(|e| (*e.key).cmp(p));
+            assert_eq!(leaf.search(p), plain, "probe {p:?}");
+        }
+        let b = Branch::from_parts(
+            keys.iter().map(|k| k.as_slice().into()).collect(),
+            (0..=keys.len() as u32)
+                .map(|page| ExtentRef {
+                    page,
+                    pages: 1,
+                    generation: 0,
+                })
+                .collect(),
+        );
+        for p in &probes {
+            assert_eq!(
+                b.child_for(p),
+                keys.partition_point(|k| k.as_slice() <= p.as_slice())
+            );
+            assert_eq!(
+                b.child_before(p),
+                keys.partition_point(|k| k.as_slice() < p.as_slice())
+            );
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub struct DirtyOverflow {
     /// Its extent.
     pub extent: ExtentRef,
     /// The bytes.
-    pub data: Rc<[u8]>,
+    pub data: Rc<Vec<u8>>,
 }
 
 /// Counters kept by the tree.
@@ -74,6 +74,8 @@ pub struct TreeState {
     pub dirty: BTreeMap<u64, BTreeSet<u32>>,
     /// Large values not yet written, by first page.
     pub overflow: HashMap<u32, DirtyOverflow>,
+    /// Total bytes of the values in `overflow`.
+    pub overflow_bytes: usize,
     /// Applied log position per stream.
     pub applied: BTreeMap<u64, u64>,
     /// Whether `applied` changed since the last checkpoint froze it.
@@ -225,7 +227,9 @@ impl TreeState {
     }
 
     /// Applies a batch whose paths are all resolvable (see [`TreeState::missing_for`]).
-    pub fn apply_batch(&mut self, ops: &[Op], loaded: &Loaded) {
+    /// Takes the ops by value: keys and values move into the tree without a copy.
+    pub fn apply_batch(&mut self, ops: Vec<Op>, loaded: &Loaded) {
+        let n = ops.len() as u64;
         let mut emptied = Vec::new();
         for op in ops {
             if let Some(key) = self.apply_op(op, loaded) {
@@ -236,11 +240,11 @@ impl TreeState {
             self.remove_if_empty(&key);
         }
         self.collapse_root();
-        self.counters.ops_applied += ops.len() as u64;
+        self.counters.ops_applied += n;
     }
 
     /// Applies one op; returns the key if it left its leaf empty.
-    fn apply_op(&mut self, op: &Op, loaded: &Loaded) -> Option<Vec<u8>> {
+    fn apply_op(&mut self, op: Op, loaded: &Loaded) -> Option<Vec<u8>> {
         let root = match self.root {
             Some(r) => r,
             None if op.value.is_none() => return None,
@@ -268,7 +272,7 @@ impl TreeState {
             path.push((cur, idx));
             cur = new_child;
         }
-        let new_value = op.value.as_deref().map(|v| self.store_value(v));
+        let new_value = op.value.map(|v| self.store_value(v));
         let leaf = self.leaf_mut(cur.page);
         let old = match new_value {
             Some(v) => leaf.put(&op.key, v),
@@ -280,12 +284,12 @@ impl TreeState {
             self.free_overflow(extent);
         }
         self.fix_up(path, cur);
-        empty.then(|| op.key.clone())
+        empty.then_some(op.key)
     }
 
-    fn store_value(&mut self, v: &[u8]) -> Value {
+    fn store_value(&mut self, v: Vec<u8>) -> Value {
         if v.len() <= self.value_inline_max {
-            return Value::Inline(v.into());
+            return Value::Inline(v.into_boxed_slice());
         }
         let pages = pages_for(v.len(), self.page_size);
         let page = self.alloc.alloc(pages);
@@ -294,24 +298,25 @@ impl TreeState {
             pages,
             generation: self.epoch,
         };
+        let len = v.len() as u32;
+        self.overflow_bytes += v.len();
         self.overflow.insert(
             page,
             DirtyOverflow {
                 epoch: self.epoch,
                 extent,
-                data: v.into(),
+                data: Rc::new(v),
             },
         );
-        Value::Overflow {
-            extent,
-            len: v.len() as u32,
-        }
+        Value::Overflow { extent, len }
     }
 
     fn free_overflow(&mut self, extent: ExtentRef) {
         match self.overflow.get(&extent.page).map(|o| o.epoch) {
             Some(e) if e == self.epoch => {
-                self.overflow.remove(&extent.page);
+                if let Some(o) = self.overflow.remove(&extent.page) {
+                    self.overflow_bytes -= o.data.len();
+                }
                 self.alloc.free_now(extent.page, extent.pages);
             }
             // Frozen for the running checkpoint (kept until written), or already durable.

@@ -171,7 +171,7 @@ impl<D: Disk> Tree<D> {
     /// Reads the value of `key`.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.shared.latch.check()?;
-        let pin = Pin::new(&self.shared);
+        let mut pin = Pin::new(&self.shared);
         let mut loaded = Loaded::new();
         loop {
             let step = self.shared.state.borrow_mut().find(key, &loaded);
@@ -179,11 +179,11 @@ impl<D: Disk> Tree<D> {
                 Find::Absent => return Ok(None),
                 Find::Inline(v) => return Ok(Some(v)),
                 Find::Overflow(extent, len) => {
-                    let v = self.read_overflow(extent, len).await;
-                    drop(pin);
-                    return v.map(Some);
+                    pin.ensure();
+                    return self.read_overflow(extent, len).await.map(Some);
                 }
                 Find::Need(r) => {
+                    pin.ensure();
                     let node = self.load(r).await?;
                     loaded.insert(r.page, node);
                 }
@@ -202,7 +202,7 @@ impl<D: Disk> Tree<D> {
         max_bytes: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
         self.shared.latch.check()?;
-        let _pin = Pin::new(&self.shared);
+        let mut pin = Pin::new(&self.shared);
         let mut loaded = Loaded::new();
         let mut out: Vec<(Vec<u8>, Value)> = Vec::new();
         let mut bytes = 0usize;
@@ -216,6 +216,7 @@ impl<D: Disk> Tree<D> {
                     .scan_leaf(&at, lo, hi, limit - out.len(), &loaded);
             match step {
                 ScanStep::Need(r) => {
+                    pin.ensure();
                     let node = self.load(r).await?;
                     loaded.insert(r.page, node);
                     seek = Some(at);
@@ -234,8 +235,10 @@ impl<D: Disk> Tree<D> {
                     }
                 }
             }
+            pin.ensure();
             crate::rt::yield_if_needed().await;
         }
+        pin.ensure();
         let mut result = Vec::with_capacity(out.len());
         for (k, v) in out {
             let bytes = match v {
@@ -250,15 +253,20 @@ impl<D: Disk> Tree<D> {
     /// Applies a batch of puts and deletes atomically (no reader sees part of it), recording
     /// `applied` as the log position it came from. Not durable until a checkpoint; the log
     /// is what makes it durable before that.
-    pub async fn apply(&self, ops: &[Op], applied: Option<(u64, u64)>) -> Result<(), StorageError> {
+    pub async fn apply(
+        &self,
+        ops: Vec<Op>,
+        applied: Option<(u64, u64)>,
+    ) -> Result<(), StorageError> {
         self.shared.latch.check()?;
-        validate_ops(ops)?;
-        let _pin = Pin::new(&self.shared);
+        validate_ops(&ops)?;
+        let mut pin = Pin::new(&self.shared);
         let mut loaded = Loaded::new();
         loop {
-            let missing = self.shared.state.borrow_mut().missing_for(ops, &loaded);
+            let missing = self.shared.state.borrow_mut().missing_for(&ops, &loaded);
             match missing {
                 Some(r) => {
+                    pin.ensure();
                     let node = self.load(r).await?;
                     loaded.insert(r.page, node);
                 }
@@ -281,6 +289,19 @@ impl<D: Disk> Tree<D> {
         Ok(())
     }
 
+    /// Records that everything of `stream` up to `index` is applied (recovery applies many
+    /// batches at once and records their positions afterwards).
+    pub fn set_applied(&self, stream: u64, index: u64) {
+        let mut st = self.shared.state.borrow_mut();
+        let slot = st.applied.entry(stream).or_insert(0);
+        assert!(
+            index >= *slot,
+            "stream {stream}: applied index going back to {index}"
+        );
+        *slot = index;
+        st.applied_changed = true;
+    }
+
     /// Log position applied for `stream` (0 if none).
     pub fn applied(&self, stream: u64) -> u64 {
         self.shared
@@ -301,8 +322,7 @@ impl<D: Disk> Tree<D> {
     /// Bytes held by nodes not yet written by a checkpoint.
     pub fn dirty_bytes(&self) -> usize {
         let st = self.shared.state.borrow();
-        let overflow: usize = st.overflow.values().map(|o| o.data.len()).sum();
-        st.cache.stats().dirty_bytes + overflow
+        st.cache.stats().dirty_bytes + st.overflow_bytes
     }
 
     /// Counters.
@@ -350,7 +370,7 @@ impl<D: Disk> Tree<D> {
             (st.page_size, st.file_id, dirty)
         };
         if let Some(data) = dirty {
-            return Ok(data.to_vec());
+            return Ok(data.as_ref().clone());
         }
         let mut bytes = read_extent(&self.shared.file, extent, page_size).await?;
         let v = verify_extent(&mut bytes, extent, file_id)
@@ -375,22 +395,35 @@ impl<D: Disk> Tree<D> {
     }
 }
 
-/// Holds an epoch pin for the duration of a read.
+/// An epoch pin held from a read's first await to its end. A read that never awaits (all
+/// nodes cached) cannot see a page reused under it, so it never pays for a pin.
 struct Pin<'a, D: Disk> {
     shared: &'a Shared<D>,
-    epoch: u64,
+    epoch: Option<u64>,
 }
 
 impl<'a, D: Disk> Pin<'a, D> {
     fn new(shared: &'a Shared<D>) -> Self {
-        let epoch = shared.state.borrow_mut().pin();
-        Self { shared, epoch }
+        Self {
+            shared,
+            epoch: None,
+        }
+    }
+
+    /// Pins the current epoch if not yet pinned. Call before the first await: the pages the
+    /// read has seen so far were reachable in this epoch.
+    fn ensure(&mut self) {
+        if self.epoch.is_none() {
+            self.epoch = Some(self.shared.state.borrow_mut().pin());
+        }
     }
 }
 
 impl<D: Disk> Drop for Pin<'_, D> {
     fn drop(&mut self) {
-        self.shared.state.borrow_mut().unpin(self.epoch);
+        if let Some(epoch) = self.epoch {
+            self.shared.state.borrow_mut().unpin(epoch);
+        }
     }
 }
 
@@ -501,6 +534,7 @@ fn new_state(config: &TreeConfig) -> TreeState {
         cache: PageCache::new(config.cache_bytes),
         dirty: Default::default(),
         overflow: Default::default(),
+        overflow_bytes: 0,
         applied: Default::default(),
         applied_changed: false,
         pins: Default::default(),
@@ -574,6 +608,10 @@ pub async fn read_superblock<D: Disk>(
     };
     for size in sizes {
         let bytes = file.read_one(size, BLOCK_SIZE).await?.to_vec();
+        if bytes.is_empty() {
+            // Beyond the end of the file: the slot was never written.
+            continue;
+        }
         match decode_superblock(&bytes, 1) {
             Ok(Some(sb)) if sb.page_size as u64 == size => {
                 candidates.push(sb);

@@ -85,6 +85,9 @@ pub struct SegmentHeader {
     pub seq: u64,
     /// Size of the segment file in bytes.
     pub segment_size: u64,
+    /// The most bytes one flush may span in this segment (header, records, padding).
+    /// Recovery reads this far past the end of the log looking for later flushes.
+    pub flush_span_max: u32,
 }
 
 /// Writes the segment header into `block` (at least [`SEGMENT_HEADER_LEN`] bytes).
@@ -95,8 +98,9 @@ pub fn encode_segment_header(h: &SegmentHeader, block: &mut [u8]) {
     block[12..16].copy_from_slice(&(BLOCK_SIZE as u32).to_le_bytes());
     block[16..24].copy_from_slice(&h.seq.to_le_bytes());
     block[24..32].copy_from_slice(&h.segment_size.to_le_bytes());
-    let crc = crc32c::crc32c_append(HEADER_SEED, &block[0..32]);
-    block[32..36].copy_from_slice(&crc.to_le_bytes());
+    block[32..36].copy_from_slice(&h.flush_span_max.to_le_bytes());
+    let crc = crc32c::crc32c_append(HEADER_SEED, &block[0..36]);
+    block[36..40].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Why bytes are not a valid segment header.
@@ -121,8 +125,8 @@ pub fn decode_segment_header(block: &[u8]) -> Result<SegmentHeader, SegmentHeade
     if block[0..8] != SEGMENT_MAGIC {
         return Err(SegmentHeaderError::Invalid("bad segment magic".into()));
     }
-    let stored = u32_at(block, 32);
-    let crc = crc32c::crc32c_append(HEADER_SEED, &block[0..32]);
+    let stored = u32_at(block, 36);
+    let crc = crc32c::crc32c_append(HEADER_SEED, &block[0..36]);
     if stored != crc {
         return Err(SegmentHeaderError::Invalid(format!(
             "segment header checksum {stored:#010x} != computed {crc:#010x}"
@@ -143,6 +147,7 @@ pub fn decode_segment_header(block: &[u8]) -> Result<SegmentHeader, SegmentHeade
     Ok(SegmentHeader {
         seq: u64_at(block, 16),
         segment_size: u64_at(block, 24),
+        flush_span_max: u32_at(block, 32),
     })
 }
 
@@ -360,6 +365,7 @@ mod tests {
         let h = SegmentHeader {
             seq: 77,
             segment_size: 1 << 20,
+            flush_span_max: 64 << 10,
         };
         let mut b = vec![0u8; BLOCK_SIZE];
         assert_eq!(decode_segment_header(&b), Err(SegmentHeaderError::Blank));

@@ -26,8 +26,8 @@ use std::task::{Poll, Waker};
 use futures::future::try_join_all;
 
 use super::format::{
-    FLUSH_HEADER_LEN, FlushHeader, RECORD_HEADER_LEN, Record, RecordKind, decode_record,
-    encode_flush_header, encode_record, segment_seed,
+    FLUSH_HEADER_LEN, FlushHeader, RECORD_HEADER_LEN, Record, RecordKind, SegmentHeader,
+    decode_record, encode_flush_header, encode_record, segment_seed,
 };
 use super::index::{LogIndex, RecordLoc, StreamIndex};
 use super::recovery::{RecoveryReport, recover};
@@ -63,6 +63,12 @@ impl Default for WalConfig {
 }
 
 impl WalConfig {
+    /// The most bytes one flush can span: a batch holds at most `flush_bytes_max` bytes of
+    /// records, or one record of up to `record_size_max`.
+    pub fn flush_span_max(&self) -> usize {
+        align_up(FLUSH_HEADER_LEN + self.flush_bytes_max.max(self.record_size_max))
+    }
+
     /// Checks relations between fields, naming the field at fault.
     pub fn validate(&self) -> Result<(), StorageError> {
         let bad = |msg: String| Err(StorageError::Invalid(msg));
@@ -72,11 +78,12 @@ impl WalConfig {
                 self.segment_size
             ));
         }
-        let need = BLOCK_SIZE + align_up(FLUSH_HEADER_LEN + self.record_size_max);
+        let need = BLOCK_SIZE + self.flush_span_max();
         if self.segment_size < need as u64 {
             return bad(format!(
-                "wal.segment_size {} cannot hold a record of wal.record_size_max {} (needs {need})",
-                self.segment_size, self.record_size_max
+                "wal.segment_size {} cannot hold a flush of wal.record_size_max {} or \
+                 wal.flush_bytes_max {} (needs {need})",
+                self.segment_size, self.record_size_max, self.flush_bytes_max
             ));
         }
         if self.flush_bytes_max == 0 || self.pending_bytes_max < self.flush_bytes_max {
@@ -461,9 +468,11 @@ impl<D: Disk> Wal<D> {
                 w.wake();
             }
         }
+        // A segment being prepared in the background holds the log open too: wait for it,
+        // so that when close returns no task of this log is left.
         poll_fn(|cx| {
             let mut st = self.shared.state.borrow_mut();
-            if st.flusher_done {
+            if st.flusher_done && !st.preparing {
                 Poll::Ready(())
             } else {
                 st.waiters.push(cx.waker().clone());
@@ -686,10 +695,15 @@ impl<D: Disk> Shared<D> {
             (seq, st.spares.pop())
         };
         let size = self.config.segment_size;
+        let header = SegmentHeader {
+            seq,
+            segment_size: size,
+            flush_span_max: self.config.flush_span_max() as u32,
+        };
         let file = match spare {
             Some(old) => {
                 let file =
-                    recycle_segment(&self.disk, &self.dir, &old, seq, size, &self.latch).await?;
+                    recycle_segment(&self.disk, &self.dir, &old, &header, &self.latch).await?;
                 let mut st = self.state.borrow_mut();
                 st.stats.segments_recycled += 1;
                 st.stats.fsyncs += 2;
@@ -697,7 +711,7 @@ impl<D: Disk> Shared<D> {
                 file
             }
             None => {
-                let file = create_segment(&self.disk, &self.dir, seq, size, &self.latch).await?;
+                let file = create_segment(&self.disk, &self.dir, &header, &self.latch).await?;
                 let mut st = self.state.borrow_mut();
                 st.stats.segments_created += 1;
                 st.stats.fsyncs += 2;

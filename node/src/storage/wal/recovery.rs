@@ -209,6 +209,16 @@ impl ChainScanner {
         }
     }
 
+    /// Batch number the chain continues with (None before the first flush).
+    pub fn expected(&self) -> Option<u64> {
+        self.expected
+    }
+
+    /// Whether the chain has stopped (possibly only until the next segment continues it).
+    pub fn has_break(&self) -> bool {
+        self.brk.is_some()
+    }
+
     /// Scans the bytes of segment `seq` (stored at `path`), replaying the records that
     /// continue the chain through `visit`.
     pub fn segment(
@@ -386,8 +396,7 @@ pub async fn recover<D: Disk>(
     for &seq in &seqs {
         let path = segment_path(dir, seq);
         let file = File::open(disk, &path, false, latch).await?;
-        let size = file.size().await?;
-        let data = read_range(&file, 0, size).await?;
+        let data = read_for_recovery(&file, seq, &scanner).await?;
         match scanner.segment(seq, &path, &data, visit)? {
             SegmentRole::Chain => chain.push((seq, file)),
             SegmentRole::Spare => spares.push(path),
@@ -406,6 +415,75 @@ pub async fn recover<D: Disk>(
         max_segment_seq: seqs.last().copied().unwrap_or(0),
         report: end.report,
     })
+}
+
+/// Bytes read at a time while following the chain through a segment.
+const RECOVERY_READ_CHUNK: u64 = 8 << 20;
+
+/// Reads what recovery needs of segment `seq`: its chain of flushes plus one maximal flush
+/// span beyond where the chain stops (a later flush, the only evidence that a broken one
+/// was acknowledged, must start within that span: flushes are contiguous and only one is in
+/// flight). A segment after the end of the log needs only its first flush header. So
+/// recovery reads about the log's size, not every preallocated or spare byte.
+async fn read_for_recovery<D: Disk>(
+    file: &File<D>,
+    seq: u64,
+    scanner: &ChainScanner,
+) -> Result<Vec<u8>, StorageError> {
+    let size = file.size().await?;
+    let mut data = read_range(file, 0, size.min(2 * BLOCK_SIZE as u64)).await?;
+    let header = match decode_segment_header(&data) {
+        Ok(h) if h.seq == seq => h,
+        // A damaged header: read everything, the scanner decides what it means.
+        _ => return read_range(file, 0, size).await,
+    };
+    let seed = segment_seed(seq);
+    let first = decode_flush_header(data.get(BLOCK_SIZE..).unwrap_or(&[]), seed);
+    let continues = first.is_some_and(|h| scanner.expected().is_none_or(|e| h.batch_seq == e));
+    if scanner.has_break() && !continues {
+        return Ok(data);
+    }
+    let span_max = header.flush_span_max as u64;
+    loop {
+        let want = match chain_stop(&data, seed, scanner.expected(), size) {
+            Some(stop) => (stop as u64 + span_max + BLOCK_SIZE as u64).min(size),
+            None => (data.len() as u64 + RECOVERY_READ_CHUNK).min(size),
+        };
+        if data.len() as u64 >= want {
+            return Ok(data);
+        }
+        let at = data.len() as u64;
+        let more = read_range(file, at, (want - at).min(RECOVERY_READ_CHUNK)).await?;
+        if more.is_empty() {
+            return Ok(data);
+        }
+        data.extend_from_slice(&more);
+    }
+}
+
+/// Where the chain of flushes stops in `data`, judging by headers alone (records are
+/// verified later): `Some(pos)` once known, `None` if `data` ends inside the chain.
+fn chain_stop(data: &[u8], seed: u32, mut expected: Option<u64>, size: u64) -> Option<usize> {
+    let mut pos = BLOCK_SIZE;
+    loop {
+        if pos + FLUSH_HEADER_LEN > data.len() {
+            return (data.len() as u64 >= size).then_some(pos);
+        }
+        match decode_flush_header(&data[pos..], seed) {
+            Some(h) if expected.is_none_or(|e| h.batch_seq == e) => {
+                let next = pos + h.span();
+                if next as u64 > size {
+                    return Some(pos);
+                }
+                if next > data.len() {
+                    return None;
+                }
+                expected = Some(h.batch_seq + 1);
+                pos = next;
+            }
+            _ => return Some(pos),
+        }
+    }
 }
 
 /// Records valid flush headers found from `from` on as evidence against the pending break;

@@ -88,18 +88,14 @@ pub async fn read_range<D: Disk>(
     Ok(out)
 }
 
-/// Writes the header block of segment `seq`.
+/// Writes the header block of a segment.
 async fn write_header<D: Disk>(
     disk: &D,
     file: &File<D>,
-    seq: u64,
-    segment_size: u64,
+    header: &SegmentHeader,
 ) -> Result<(), StorageError> {
     let mut block = disk.alloc(BLOCK_SIZE);
-    encode_segment_header(
-        &SegmentHeader { seq, segment_size },
-        &mut block[..SEGMENT_HEADER_LEN],
-    );
+    encode_segment_header(header, &mut block[..SEGMENT_HEADER_LEN]);
     file.write(block, 0).await
 }
 
@@ -107,10 +103,10 @@ async fn write_header<D: Disk>(
 pub async fn create_segment<D: Disk>(
     disk: &D,
     dir: &Path,
-    seq: u64,
-    segment_size: u64,
+    header: &SegmentHeader,
     latch: &Latch,
 ) -> Result<File<D>, StorageError> {
+    let (seq, segment_size) = (header.seq, header.segment_size);
     let tmp = dir.join(format!("wal-{seq:020}.tmp"));
     let path = dir.join(segment_name(seq));
     {
@@ -122,7 +118,7 @@ pub async fn create_segment<D: Disk>(
             segment_size - BLOCK_SIZE as u64,
         )
         .await?;
-        write_header(disk, &file, seq, segment_size).await?;
+        write_header(disk, &file, header).await?;
         file.sync().await?;
     }
     disk.rename(&tmp, &path)
@@ -137,10 +133,10 @@ pub async fn recycle_segment<D: Disk>(
     disk: &D,
     dir: &Path,
     old: &Path,
-    seq: u64,
-    segment_size: u64,
+    header: &SegmentHeader,
     latch: &Latch,
 ) -> Result<File<D>, StorageError> {
+    let (seq, segment_size) = (header.seq, header.segment_size);
     let path = dir.join(segment_name(seq));
     disk.rename(old, &path)
         .await
@@ -151,7 +147,7 @@ pub async fn recycle_segment<D: Disk>(
         let size = file.size().await?;
         write_zeros(disk, &file, size, segment_size - size).await?;
     }
-    write_header(disk, &file, seq, segment_size).await?;
+    write_header(disk, &file, header).await?;
     file.sync().await?;
     Ok(file)
 }
