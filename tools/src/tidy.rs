@@ -1,6 +1,6 @@
 //! Repository hygiene checks (CONVENTIONS §4, §7, §13): every Rust file opens with a `//!`
 //! module doc, every `unsafe` block carries a `// SAFETY:` comment, and no `dbg!`, `todo!`,
-//! `unimplemented!` or `FIXME` is left in the code.
+//! `unimplemented!` or fix-me marker is left in the code.
 //!
 //! Pure functions over file text plus a walker that lists the workspace's Rust files; the
 //! test in `tools/tests/tidy.rs` turns their findings into a failure message.
@@ -33,15 +33,20 @@ pub fn check_source(path: &Path, text: &str) -> Vec<Finding> {
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {
         let code = line.split("//").next().unwrap_or("");
-        for banned in ["dbg!(", "todo!(", "unimplemented!("] {
+        // Spelled in pieces so this file does not trip its own check.
+        for banned in [
+            concat!("dbg", "!("),
+            concat!("todo", "!("),
+            concat!("unimplemented", "!("),
+        ] {
             if code.contains(banned) {
                 out.push(finding(i + 1, &format!("leftover {banned}")));
             }
         }
         if line.contains(concat!("FIX", "ME")) {
-            out.push(finding(i + 1, "leftover FIXME"));
+            out.push(finding(i + 1, "leftover fix-me marker"));
         }
-        if code.contains("unsafe {") && !has_safety_comment(&lines, i) {
+        if code.contains(concat!("unsafe", " {")) && !has_safety_comment(&lines, i) {
             out.push(finding(
                 i + 1,
                 "unsafe block without a // SAFETY: comment above it",
@@ -96,9 +101,9 @@ mod tests {
     fn finds_missing_doc_and_leftovers() {
         let p = Path::new("x.rs");
         assert!(check_source(p, "//! doc\nfn f() {}\n").is_empty());
-        let bad = check_source(p, "fn f() { dbg!(1); }\n");
+        let bad = check_source(p, concat!("fn f() { dbg", "!(1); }\n"));
         assert_eq!(bad.len(), 2, "{bad:?}");
-        let unsafe_bad = check_source(p, "//! doc\nfn f() { unsafe { g() } }\n");
+        let unsafe_bad = check_source(p, concat!("//! doc\nfn f() { unsafe", " { g() } }\n"));
         assert_eq!(unsafe_bad.len(), 1);
         let unsafe_ok = check_source(
             p,
