@@ -757,7 +757,9 @@ pub(crate) mod tests {
     fn non_normalised_numbers_fail_decoding_with_a_typed_error() {
         let mut message = PutItemRequest::sample(&mut Gen::new(4));
         message.item.clear();
-        message.item.insert("n".into(), AttributeValue::N(crate::Number::from(7)));
+        message
+            .item
+            .insert("n".into(), AttributeValue::N(crate::Number::from(7)));
         let mut bytes = encode_frame(1, &message).unwrap();
         // The archived coefficient 7 (u128 LE) is followed by exponent 0 and the sign; make
         // the coefficient 70 with exponent 0: well-formed for bytecheck, not normalised.
@@ -768,10 +770,15 @@ pub(crate) mod tests {
         bytes[at] = 70;
         let crc = crc32c::crc32c(&bytes[8..]);
         bytes[4..8].copy_from_slice(&crc.to_le_bytes());
-        let Decoded::Frame(frame) = decode_frame(&bytes).unwrap() else { panic!("frame") };
+        let Decoded::Frame(frame) = decode_frame(&bytes).unwrap() else {
+            panic!("frame")
+        };
         assert!(frame.check_payload().is_ok());
         let error = frame.decode::<PutItemRequest>().unwrap_err();
-        assert!(matches!(error, FrameError::InvalidPayload { .. }), "{error}");
+        assert!(
+            matches!(error, FrameError::InvalidPayload { .. }),
+            "{error}"
+        );
     }
 
     /// Runs every decoder entry point over `bytes`; used by the fuzz-style test.
