@@ -5,5 +5,7 @@
 //! Only `rt` and `storage::dma` name glommio.
 
 pub mod cmd;
+pub mod config;
+pub mod replication;
 pub mod rt;
 pub mod storage;

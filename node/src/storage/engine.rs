@@ -48,6 +48,21 @@ pub struct EngineConfig {
     pub checkpoint_dirty_bytes: usize,
     /// Commits wait while more than this many bytes are dirty.
     pub dirty_bytes_max: usize,
+    /// After each checkpoint, truncate every stream's log up to what the checkpoint holds.
+    /// Off when a raft layer owns the streams (it truncates with the entry terms itself).
+    pub truncate_log_at_checkpoint: bool,
+    /// At open, replay logged batches (records written by `commit`) after the checkpoint.
+    /// Off when a raft layer owns the streams: it re-applies its committed entries itself.
+    pub replay_log: bool,
+}
+
+impl EngineConfig {
+    /// The settings for an engine whose log streams belong to raft groups.
+    pub fn for_raft(mut self) -> Self {
+        self.truncate_log_at_checkpoint = false;
+        self.replay_log = false;
+        self
+    }
 }
 
 impl Default for EngineConfig {
@@ -57,6 +72,8 @@ impl Default for EngineConfig {
             checkpoint_interval: Duration::from_secs(10),
             checkpoint_dirty_bytes: tree.cache_bytes / 4,
             dirty_bytes_max: tree.cache_bytes / 2,
+            truncate_log_at_checkpoint: true,
+            replay_log: true,
             tree,
             wal: WalConfig::default(),
         }
@@ -215,6 +232,7 @@ struct State {
     next_index: HashMap<u64, u64>,
     pending: VecDeque<PendingApply>,
     last_checkpoint: Instant,
+    last_checkpoint_applied: Vec<(u64, u64)>,
     checkpoint_wanted: bool,
     background_waker: Option<Waker>,
     background_running: bool,
@@ -257,6 +275,7 @@ impl<D: Disk> Engine<D> {
         let tree = Tree::open(disk.clone(), dir, config.tree.clone(), latch.clone()).await?;
         let applied: HashMap<u64, u64> = tree.applied_all().into_iter().collect();
         let mut replay: Vec<(u64, u64, Vec<Op>)> = Vec::new();
+        let replay_enabled = config.replay_log;
         let mut last_seen: HashMap<u64, u64> = HashMap::new();
         let wal_dir = dir.join(WAL_DIR_NAME);
         let wal = Wal::open(
@@ -265,7 +284,8 @@ impl<D: Disk> Engine<D> {
             config.wal.clone(),
             latch.clone(),
             &mut |rec, loc| {
-                if rec.kind != RecordKind::Entry {
+                if rec.kind != RecordKind::Entry || !replay_enabled {
+                    // Raft streams may overwrite a suffix of their log; raft checks them.
                     return Ok(());
                 }
                 let seen = last_seen.entry(rec.stream).or_insert(0);
@@ -316,6 +336,7 @@ impl<D: Disk> Engine<D> {
                     next_index,
                     pending: VecDeque::new(),
                     last_checkpoint: Instant::now(),
+                    last_checkpoint_applied: Vec::new(),
                     checkpoint_wanted: false,
                     background_waker: None,
                     background_running: false,
@@ -445,14 +466,28 @@ impl<D: Disk> Engine<D> {
     pub async fn checkpoint(&self) -> Result<Option<CheckpointInfo>, StorageError> {
         let info = self.inner.tree.checkpoint().await?;
         if let Some(info) = &info {
-            for &(stream, index) in &info.applied {
-                self.inner.wal.truncate_prefix(stream, index)?;
+            self.inner.state.borrow_mut().last_checkpoint_applied = info.applied.clone();
+            if self.inner.config.truncate_log_at_checkpoint {
+                for &(stream, index) in &info.applied {
+                    self.inner.wal.truncate_prefix(stream, index, 0)?;
+                }
             }
             let mut st = self.inner.state.borrow_mut();
             st.last_checkpoint = Instant::now();
             st.checkpoint_wanted = false;
         }
         Ok(info)
+    }
+
+    /// Applied log positions (stream, index) the newest checkpoint made durable, for a layer
+    /// that truncates its own streams.
+    pub fn checkpointed_applied(&self) -> Vec<(u64, u64)> {
+        self.inner.state.borrow().last_checkpoint_applied.clone()
+    }
+
+    /// Checkpoints completed since open.
+    pub fn checkpoints_done(&self) -> u64 {
+        self.inner.tree.stats().counters.checkpoints
     }
 
     /// Log position applied for `stream`.

@@ -5,6 +5,7 @@
 
 mod engine;
 mod model;
+mod raft;
 mod support;
 mod tools;
 mod wal;

@@ -272,7 +272,7 @@ fn truncated_segments_are_recycled_and_stale_records_never_replay() {
                     .await
                     .expect("append");
             }
-            wal.truncate_prefix(5, last - 10).expect("truncate");
+            wal.truncate_prefix(5, last - 10, 1).expect("truncate");
             wal.sync().await.expect("sync");
         }
         // Let the flusher's housekeeping run.
@@ -295,6 +295,10 @@ fn truncated_segments_are_recycled_and_stale_records_never_replay() {
             .expect("reopen");
         let s5 = wal.stream(5).expect("stream 5");
         assert_eq!(s5.truncated_upto, last - 10);
+        assert_eq!(
+            s5.truncated_term, 1,
+            "the truncation's term survives recycling"
+        );
         assert_eq!(s5.first_index(), last - 9);
         for (s, i, p) in seen.iter().filter(|r| r.0 == 5) {
             assert_eq!(*p, payload(*s, *i), "stale or wrong record replayed");

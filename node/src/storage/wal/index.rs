@@ -43,6 +43,8 @@ pub struct StreamIndex {
     pub entries: VecDeque<EntryLoc>,
     /// Entries with index <= this are truncated away.
     pub truncated_upto: u64,
+    /// Term of entry `truncated_upto` (as given to the truncation).
+    pub truncated_term: u64,
     /// Segment holding the newest truncation record of this stream.
     pub truncate_segment: Option<u64>,
     /// Newest state payload and the segment holding it.
@@ -63,9 +65,9 @@ impl StreamIndex {
     }
 }
 
-/// Records that must be re-appended before a segment is recycled: (stream, truncated
-/// up to) pairs and (stream, state payload) pairs.
-pub type StickyRecords = (Vec<(u64, u64)>, Vec<(u64, Vec<u8>)>);
+/// Records that must be re-appended before a segment is recycled: (stream, truncated up
+/// to, its term) triples and (stream, state payload) pairs.
+pub type StickyRecords = (Vec<(u64, u64, u64)>, Vec<(u64, Vec<u8>)>);
 
 /// Per-segment summary used for recycling decisions.
 #[derive(Debug, Default, Clone)]
@@ -105,6 +107,9 @@ impl LogIndex {
                 *max = (*max).max(rec.index);
             }
             RecordKind::Truncate => {
+                if rec.index >= stream.truncated_upto {
+                    stream.truncated_term = rec.term;
+                }
                 stream.truncated_upto = stream.truncated_upto.max(rec.index);
                 let upto = stream.truncated_upto;
                 while stream.entries.front().is_some_and(|e| e.index <= upto) {
@@ -140,7 +145,7 @@ impl LogIndex {
         let mut states = Vec::new();
         for (&id, s) in &self.streams {
             if s.truncate_segment == Some(seq) {
-                truncations.push((id, s.truncated_upto));
+                truncations.push((id, s.truncated_upto, s.truncated_term));
             }
             if let Some((payload, at)) = &s.state
                 && *at == seq
@@ -218,6 +223,6 @@ mod tests {
         );
         assert!(ix.entries_obsolete(1));
         assert!(!ix.entries_obsolete(2) || ix.streams[&1].truncated_upto >= 3);
-        assert_eq!(ix.sticky_records(2).0, vec![(1, 5)]);
+        assert_eq!(ix.sticky_records(2).0, vec![(1, 5, 0)]);
     }
 }

@@ -374,7 +374,10 @@ impl<D: Disk> Wal<D> {
     /// Discards entries of `stream` with index <= `upto` (after a checkpoint made them
     /// redundant). Durable with the next flush; segments holding only discarded entries are
     /// recycled.
-    pub fn truncate_prefix(&self, stream: u64, upto: u64) -> Result<u64, StorageError> {
+    ///
+    /// `term` is the term of entry `upto` (raft needs it after the entries are gone; 0 for
+    /// streams without terms).
+    pub fn truncate_prefix(&self, stream: u64, upto: u64, term: u64) -> Result<u64, StorageError> {
         {
             let st = self.shared.state.borrow();
             let current = st
@@ -389,7 +392,7 @@ impl<D: Disk> Wal<D> {
         let ticket = self.append_now(&Record {
             kind: RecordKind::Truncate,
             stream,
-            term: 0,
+            term,
             index: upto,
             payload: &[],
         })?;
@@ -773,17 +776,17 @@ impl<D: Disk> Shared<D> {
 
     fn reappend(
         self: &Rc<Self>,
-        truncations: Vec<(u64, u64)>,
+        truncations: Vec<(u64, u64, u64)>,
         states: Vec<(u64, Vec<u8>)>,
     ) -> Result<(), StorageError> {
         let wal = Wal {
             shared: self.clone(),
         };
-        for (stream, upto) in truncations {
+        for (stream, upto, term) in truncations {
             wal.append_now(&Record {
                 kind: RecordKind::Truncate,
                 stream,
-                term: 0,
+                term,
                 index: upto,
                 payload: &[],
             })?;

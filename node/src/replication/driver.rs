@@ -1,0 +1,525 @@
+//! The raft driver of one shard: every raft group the shard hosts, stepped by one loop.
+//!
+//! Each pass of the loop (RUNTIME-NOTES §3.5): hand queued proposals to their groups, tick
+//! the groups when a tick is due, collect the `Ready` of every group that has one, append
+//! all their new entries and hard states to the shard's write-ahead log and wait for ONE
+//! group commit (one fdatasync for all groups), then `advance` each group and apply the
+//! committed entries in log order through the shard's [`StateMachine`]. Messages to peers
+//! are sent as the crate requires: `messages()` at once, `persisted_messages()` only after
+//! the fsync (pitfall 18); with a single replica per group there are none yet.
+//!
+//! Reads: a group serves strongly consistent reads only while it leads and has applied an
+//! entry of its own term (so every write acknowledged by an earlier leader is visible).
+//!
+//! Invariants: only this module calls into `raft`; a proposal's reply is sent only after
+//! its entry is durable and applied; entries are applied in index order, exactly once per
+//! process life (the tree's applied index makes re-application after a restart start at the
+//! right place).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+use raft::prelude::Entry;
+use raft::{Config, RawNode, StateRole};
+
+use super::log_store::{GroupLog, encode_entry, encode_state};
+use super::logger::raft_logger;
+use crate::storage::io::Disk;
+use crate::storage::wal::{Record, RecordKind};
+use crate::storage::{Engine, StorageError};
+
+/// Proposals queued per shard before `propose` waits.
+pub const PROPOSALS_QUEUED_MAX: usize = 65_536;
+/// Entries applied per group per pass (keeps one busy group from starving the loop).
+const APPLY_BATCH_MAX: usize = 4096;
+
+/// What applies committed entries: the partition or metadata state machine.
+#[allow(async_fn_in_trait)]
+pub trait StateMachine: 'static {
+    /// What a proposer receives once its entry is applied.
+    type Output: 'static;
+
+    /// Applies entry `index` of `group`. Must be deterministic, must record the applied
+    /// position in the engine (`Engine::apply_committed`), and must not fail for reasons
+    /// that differ between replicas; a storage error stops the shard.
+    async fn apply(
+        &self,
+        group: u64,
+        index: u64,
+        data: &[u8],
+    ) -> Result<Self::Output, StorageError>;
+}
+
+/// Why a proposal did not produce an output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    /// This replica does not lead the group (the hint names the leader if known).
+    #[error("not the leader of group {group}")]
+    NotLeader {
+        /// The group.
+        group: u64,
+        /// Raft id of the leader, if known.
+        leader: Option<u64>,
+    },
+    /// The group does not exist on this shard.
+    #[error("group {0} is not hosted here")]
+    NoGroup(u64),
+    /// Raft dropped the proposal (leadership changed); safe to retry.
+    #[error("proposal dropped by group {0}")]
+    Dropped(u64),
+    /// The shard's storage failed or it is shutting down.
+    #[error("{0}")]
+    Storage(String),
+}
+
+/// Timing of the groups.
+#[derive(Debug, Clone, Copy)]
+pub struct DriverConfig {
+    /// This replica's raft id (the node id).
+    pub replica_id: u64,
+    /// Time per tick.
+    pub tick: Duration,
+    /// Ticks before a follower campaigns.
+    pub election_ticks: usize,
+    /// Ticks between heartbeats.
+    pub heartbeat_ticks: usize,
+}
+
+struct Proposal<O> {
+    group: u64,
+    data: Vec<u8>,
+    reply: oneshot::Sender<Result<O, ProposeError>>,
+}
+
+struct Group<O> {
+    raw: RawNode<GroupLog>,
+    waiting: HashMap<u64, oneshot::Sender<Result<O, ProposeError>>>,
+    term_applied: bool,
+}
+
+struct State<O> {
+    groups: BTreeMap<u64, Group<O>>,
+    proposals: VecDeque<Proposal<O>>,
+    next_proposal_id: u64,
+    waker: Option<Waker>,
+    space_waiters: Vec<Waker>,
+    closing: bool,
+    failed: Option<String>,
+    compacted_at_checkpoint: u64,
+}
+
+struct Inner<D: Disk, M: StateMachine> {
+    config: DriverConfig,
+    engine: Engine<D>,
+    machine: M,
+    logger: slog::Logger,
+    state: RefCell<State<M::Output>>,
+}
+
+/// Handle to a shard's raft driver. Cloning gives another handle.
+pub struct RaftDriver<D: Disk, M: StateMachine> {
+    inner: Rc<Inner<D, M>>,
+}
+
+impl<D: Disk, M: StateMachine> Clone for RaftDriver<D, M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
+    /// A driver over `engine` applying through `machine`; call [`RaftDriver::run`] in a task.
+    pub fn new(config: DriverConfig, engine: Engine<D>, machine: M, shard: u16) -> Self {
+        Self {
+            inner: Rc::new(Inner {
+                config,
+                engine,
+                machine,
+                logger: raft_logger(config.replica_id, shard),
+                state: RefCell::new(State {
+                    groups: BTreeMap::new(),
+                    proposals: VecDeque::new(),
+                    next_proposal_id: 1,
+                    waker: None,
+                    space_waiters: Vec::new(),
+                    closing: false,
+                    failed: None,
+                    compacted_at_checkpoint: 0,
+                }),
+            }),
+        }
+    }
+
+    /// The state machine.
+    pub fn machine(&self) -> &M {
+        &self.inner.machine
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine<D> {
+        &self.inner.engine
+    }
+
+    /// Whether the shard hosts `group`.
+    pub fn has_group(&self, group: u64) -> bool {
+        self.inner.state.borrow().groups.contains_key(&group)
+    }
+
+    /// Ids of the hosted groups.
+    pub fn groups(&self) -> Vec<u64> {
+        self.inner.state.borrow().groups.keys().copied().collect()
+    }
+
+    /// Opens `group` with `voters` (its log rebuilt from the WAL) if it is not open yet. A
+    /// single-voter group campaigns at once.
+    pub async fn open_group(&self, group: u64, voters: Vec<u64>) -> Result<(), StorageError> {
+        if self.has_group(group) {
+            return Ok(());
+        }
+        let mut log = GroupLog::rebuild(self.inner.engine.wal(), group, voters.clone()).await?;
+        let applied = self.inner.engine.applied(group);
+        log.commit_at_least(applied);
+        if self.has_group(group) {
+            return Ok(());
+        }
+        let c = &self.inner.config;
+        let config = Config {
+            id: c.replica_id,
+            election_tick: c.election_ticks,
+            heartbeat_tick: c.heartbeat_ticks,
+            applied,
+            check_quorum: true,
+            pre_vote: true,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            ..Config::default()
+        };
+        config
+            .validate()
+            .map_err(|e| StorageError::Invalid(format!("raft config of group {group}: {e}")))?;
+        let logger = self.inner.logger.new(slog::o!("group" => group));
+        let mut raw = RawNode::new(&config, log, &logger)
+            .map_err(|e| StorageError::Invalid(format!("open raft group {group}: {e}")))?;
+        if voters == [c.replica_id] {
+            raw.campaign()
+                .map_err(|e| StorageError::Invalid(format!("campaign in group {group}: {e}")))?;
+        }
+        let mut st = self.inner.state.borrow_mut();
+        st.groups.insert(
+            group,
+            Group {
+                raw,
+                waiting: HashMap::new(),
+                term_applied: false,
+            },
+        );
+        wake(&mut st);
+        Ok(())
+    }
+
+    /// Whether this replica leads `group` and has applied an entry of its term, so reads
+    /// here see every acknowledged write. Returns the leader hint otherwise.
+    pub fn read_ready(&self, group: u64) -> Result<(), ProposeError> {
+        let st = self.inner.state.borrow();
+        let g = st.groups.get(&group).ok_or(ProposeError::NoGroup(group))?;
+        if g.raw.raft.state == StateRole::Leader && g.term_applied {
+            return Ok(());
+        }
+        Err(ProposeError::NotLeader {
+            group,
+            leader: Some(g.raw.raft.leader_id).filter(|&l| l != 0),
+        })
+    }
+
+    /// Proposes `data` to `group` and waits until it is committed and applied.
+    pub async fn propose(&self, group: u64, data: Vec<u8>) -> Result<M::Output, ProposeError> {
+        poll_fn(|cx| {
+            let mut st = self.inner.state.borrow_mut();
+            if st.proposals.len() < PROPOSALS_QUEUED_MAX || st.closing || st.failed.is_some() {
+                Poll::Ready(())
+            } else {
+                st.space_waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+        let rx = {
+            let mut st = self.inner.state.borrow_mut();
+            if let Some(reason) = &st.failed {
+                return Err(ProposeError::Storage(reason.clone()));
+            }
+            if st.closing {
+                return Err(ProposeError::Storage("shard is shutting down".into()));
+            }
+            if !st.groups.contains_key(&group) {
+                return Err(ProposeError::NoGroup(group));
+            }
+            let (tx, rx) = oneshot::channel();
+            st.proposals.push_back(Proposal {
+                group,
+                data,
+                reply: tx,
+            });
+            wake(&mut st);
+            rx
+        };
+        rx.await.unwrap_or(Err(ProposeError::Dropped(group)))
+    }
+
+    /// Stops the loop after the current pass; pending proposals fail.
+    pub fn close(&self) {
+        let mut st = self.inner.state.borrow_mut();
+        st.closing = true;
+        wake(&mut st);
+    }
+
+    /// The loop: runs until [`RaftDriver::close`] or a storage failure.
+    pub async fn run(&self) {
+        let mut next_tick = Instant::now() + self.inner.config.tick;
+        loop {
+            self.wait_for_work(next_tick).await;
+            if self.inner.state.borrow().closing {
+                break;
+            }
+            let now = Instant::now();
+            let tick = now >= next_tick;
+            if tick {
+                next_tick = now + self.inner.config.tick;
+            }
+            if let Err(e) = self.pass(tick).await {
+                tracing::error!(error = %e, "raft driver stopped: storage failed");
+                self.inner.state.borrow_mut().failed = Some(e.to_string());
+                break;
+            }
+        }
+        self.fail_all_waiting();
+    }
+
+    async fn wait_for_work(&self, next_tick: Instant) {
+        let pending = poll_fn(|cx| {
+            let mut st = self.inner.state.borrow_mut();
+            let ready = st.closing
+                || !st.proposals.is_empty()
+                || st.groups.values().any(|g| g.raw.has_ready());
+            if ready {
+                Poll::Ready(())
+            } else {
+                st.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        });
+        let delay = next_tick.saturating_duration_since(Instant::now());
+        futures::future::select(Box::pin(pending), Box::pin(crate::rt::sleep(delay))).await;
+    }
+
+    /// One pass: proposals, ticks, persist every Ready with one fsync, advance, apply.
+    async fn pass(&self, tick: bool) -> Result<(), StorageError> {
+        let (readies, last_ticket) = self.collect_readies(tick)?;
+        if let Some(ticket) = last_ticket {
+            self.inner.engine.wal().wait_durable(ticket).await?;
+        }
+        let mut to_apply: Vec<(u64, Vec<Entry>)> = Vec::new();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let wal = self.inner.engine.wal();
+            for (group, rd, mut committed) in readies {
+                let g = st.groups.get_mut(&group).expect("group of a ready");
+                let mut light = g.raw.advance(rd);
+                if let Some(commit) = light.commit_index() {
+                    // The commit index moved without a Ready: persist it with the next flush.
+                    // (After a crash before that flush, `open_group` restores it from the
+                    // applied index, which never passes the commit index.)
+                    let mut hs = g.raw.store().hard_state().clone();
+                    hs.commit = commit;
+                    let state = encode_state(&hs, g.raw.store().conf_state());
+                    g.raw.mut_store().set_hard_state(hs);
+                    wal.append_now(&Record {
+                        kind: RecordKind::State,
+                        stream: group,
+                        term: g.raw.raft.term,
+                        index: commit,
+                        payload: &state,
+                    })?;
+                }
+                committed.extend(light.take_committed_entries());
+                if !committed.is_empty() {
+                    to_apply.push((group, committed));
+                }
+            }
+        }
+        for (group, entries) in to_apply {
+            for chunk in entries.chunks(APPLY_BATCH_MAX) {
+                self.apply_entries(group, chunk).await?;
+            }
+            if let Some(g) = self.inner.state.borrow_mut().groups.get_mut(&group) {
+                g.raw.advance_apply();
+            }
+        }
+        self.compact_after_checkpoint()?;
+        Ok(())
+    }
+
+    /// Hands proposals to groups, ticks, takes every Ready and appends what it must persist
+    /// to the WAL. Returns the readies with their committed entries, and the last WAL ticket.
+    #[allow(clippy::type_complexity)]
+    fn collect_readies(
+        &self,
+        tick: bool,
+    ) -> Result<(Vec<(u64, raft::Ready, Vec<Entry>)>, Option<u64>), StorageError> {
+        let mut st = self.inner.state.borrow_mut();
+        let st = &mut *st;
+        while let Some(p) = st.proposals.pop_front() {
+            let id = st.next_proposal_id;
+            st.next_proposal_id += 1;
+            let Some(g) = st.groups.get_mut(&p.group) else {
+                let _ = p.reply.send(Err(ProposeError::NoGroup(p.group)));
+                continue;
+            };
+            if g.raw.raft.state != StateRole::Leader {
+                let leader = Some(g.raw.raft.leader_id).filter(|&l| l != 0);
+                let _ = p.reply.send(Err(ProposeError::NotLeader {
+                    group: p.group,
+                    leader,
+                }));
+                continue;
+            }
+            match g.raw.propose(id.to_le_bytes().to_vec(), p.data) {
+                Ok(()) => {
+                    g.waiting.insert(id, p.reply);
+                }
+                Err(_) => {
+                    let _ = p.reply.send(Err(ProposeError::Dropped(p.group)));
+                }
+            }
+        }
+        for w in st.space_waiters.drain(..) {
+            w.wake();
+        }
+        let wal = self.inner.engine.wal();
+        let mut last_ticket = None;
+        let mut readies = Vec::new();
+        let mut payload = Vec::new();
+        for (&group, g) in st.groups.iter_mut() {
+            if tick {
+                g.raw.tick();
+            }
+            if !g.raw.has_ready() {
+                continue;
+            }
+            let mut rd = g.raw.ready();
+            let committed = rd.take_committed_entries();
+            let entries = rd.take_entries();
+            for e in &entries {
+                payload.clear();
+                encode_entry(e, &mut payload);
+                last_ticket = Some(wal.append_now(&Record {
+                    kind: RecordKind::Entry,
+                    stream: group,
+                    term: e.term,
+                    index: e.index,
+                    payload: &payload,
+                })?);
+            }
+            g.raw.mut_store().append(&entries);
+            if let Some(hs) = rd.hs() {
+                g.raw.mut_store().set_hard_state(hs.clone());
+                let state = encode_state(hs, g.raw.store().conf_state());
+                last_ticket = Some(wal.append_now(&Record {
+                    kind: RecordKind::State,
+                    stream: group,
+                    term: hs.term,
+                    index: hs.commit,
+                    payload: &state,
+                })?);
+            }
+            readies.push((group, rd, committed));
+        }
+        Ok((readies, last_ticket))
+    }
+
+    /// Applies committed entries of one group in order and answers their proposers.
+    async fn apply_entries(&self, group: u64, entries: &[Entry]) -> Result<(), StorageError> {
+        for e in entries {
+            let output = if e.data.is_empty() {
+                // A leader's no-op (or a membership entry): only the position moves.
+                self.inner
+                    .engine
+                    .apply_committed(group, e.index, Vec::new())
+                    .await?;
+                None
+            } else {
+                Some(self.inner.machine.apply(group, e.index, &e.data).await?)
+            };
+            let mut st = self.inner.state.borrow_mut();
+            let Some(g) = st.groups.get_mut(&group) else {
+                continue;
+            };
+            if e.term == g.raw.raft.term {
+                g.term_applied = true;
+            }
+            let id = proposal_id(&e.context);
+            if let (Some(id), Some(out)) = (id, output)
+                && let Some(tx) = g.waiting.remove(&id)
+            {
+                let _ = tx.send(Ok(out));
+            }
+        }
+        Ok(())
+    }
+
+    /// After a checkpoint made entries redundant, drop them from memory and the WAL.
+    fn compact_after_checkpoint(&self) -> Result<(), StorageError> {
+        let done = self.inner.engine.checkpoints_done();
+        if done == self.inner.state.borrow().compacted_at_checkpoint {
+            return Ok(());
+        }
+        let applied = self.inner.engine.checkpointed_applied();
+        let mut st = self.inner.state.borrow_mut();
+        st.compacted_at_checkpoint = done;
+        for (group, index) in applied {
+            let Some(g) = st.groups.get_mut(&group) else {
+                continue;
+            };
+            if let Some(term) = g.raw.mut_store().compact(index) {
+                self.inner
+                    .engine
+                    .wal()
+                    .truncate_prefix(group, index, term)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fail_all_waiting(&self) {
+        let mut st = self.inner.state.borrow_mut();
+        let reason = st
+            .failed
+            .clone()
+            .unwrap_or_else(|| "shard is shutting down".to_string());
+        for p in st.proposals.drain(..) {
+            let _ = p.reply.send(Err(ProposeError::Storage(reason.clone())));
+        }
+        for g in st.groups.values_mut() {
+            for (_, tx) in g.waiting.drain() {
+                let _ = tx.send(Err(ProposeError::Storage(reason.clone())));
+            }
+        }
+    }
+}
+
+fn wake<O>(st: &mut State<O>) {
+    if let Some(w) = st.waker.take() {
+        w.wake();
+    }
+}
+
+fn proposal_id(context: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(context.try_into().ok()?))
+}
