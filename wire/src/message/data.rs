@@ -266,6 +266,12 @@ wire_struct! {
         pub segment: Option<u32>,
         /// Parallel scan: number of segments.
         pub total_segments: Option<u32>,
+        /// Shoal routing (not a DynamoDB parameter): scan only partition-key hashes
+        /// `hash_start..=hash_end`, within the one partition that holds the starting point
+        /// (the `exclusive_start_key`'s hash, else `hash_start`). The client library pages
+        /// through a table partition by partition with it; `None` means from the start of the
+        /// segment (or table) and to its end.
+        pub hash_range: Option<HashRange>,
         /// Capacity detail wanted.
         pub return_consumed_capacity: Option<ReturnConsumedCapacity>,
         /// Legacy filter.
@@ -276,6 +282,16 @@ wire_struct! {
         pub attributes_to_get: Option<Vec<String>>,
         /// The client's partition-map epoch for the table (0 = unknown).
         pub map_epoch: Epoch,
+    }
+}
+
+wire_struct! {
+    /// An inclusive range of partition-key hashes.
+    pub struct HashRange {
+        /// First hash (inclusive).
+        pub start: u64,
+        /// Last hash (inclusive).
+        pub end: u64,
     }
 }
 
