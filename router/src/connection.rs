@@ -1,0 +1,509 @@
+//! One multiplexed TCP connection to one shard: many requests in flight, each tagged with a
+//! request id; a writer task batches frames onto the socket, a reader task decodes answer
+//! frames and hands each to the request waiting for its id.
+//!
+//! Estimate: a small request is ~200 bytes and its answer a few hundred; one writer flush
+//! per batch of queued frames keeps syscalls well below one per request under load.
+//! Invariant: at most `in_flight_max` requests wait on a connection; every waiter is
+//! answered exactly once: by its answer frame, by the connection's failure (all waiters at
+//! once), or by its own timeout or cancellation (which removes it). A fatal framing error
+//! closes the connection; a closed connection is never reused (the pool opens a new one).
+//! Does not retry or route: a failed exchange is reported to the caller.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use shoal_wire::frame::{Frame, FrameHeader, FrameReader, encode_frame};
+use shoal_wire::message::{ErrorReply, MessageKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout_at};
+
+use crate::error::{Error, Result, ServiceError};
+use crate::exchange::Exchange;
+
+/// Frames queued for the writer task at most.
+const WRITE_QUEUE_MAX: usize = 1024;
+/// Frames written between two flushes at most.
+const WRITE_BATCH_MAX: usize = 64;
+/// Bytes read from the socket per call.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Buffer of the writer.
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
+/// An answer frame: its header and a copy of its payload.
+type Answer = std::result::Result<(FrameHeader, Vec<u8>), String>;
+
+/// Waiters by request id, and why the connection closed (once it has).
+#[derive(Default)]
+struct Pending {
+    waiters: HashMap<u64, oneshot::Sender<Answer>>,
+    closed: Option<String>,
+}
+
+/// State shared by the handle and its two tasks.
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<Pending>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A panic while holding this lock cannot leave the map inconsistent (single
+        // inserts and removes), so a poisoned lock is still usable.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Marks the connection closed and fails every waiter with `reason`.
+    fn close(&self, reason: String) {
+        let waiters = {
+            let mut pending = self.lock();
+            if pending.closed.is_none() {
+                pending.closed = Some(reason.clone());
+            }
+            std::mem::take(&mut pending.waiters)
+        };
+        for (_, waiter) in waiters {
+            let _ = waiter.send(Err(reason.clone()));
+        }
+    }
+
+    fn deliver(&self, request_id: u64, answer: Answer) {
+        let waiter = self.lock().waiters.remove(&request_id);
+        // No waiter: the request timed out or was cancelled; its late answer is dropped.
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(answer);
+        }
+    }
+}
+
+/// Removes a waiter when its request gives up (timeout, cancellation).
+struct WaiterGuard<'a> {
+    shared: &'a Shared,
+    request_id: u64,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.lock().waiters.remove(&self.request_id);
+    }
+}
+
+/// A connection to one shard.
+pub(crate) struct Connection {
+    endpoint: String,
+    shared: Arc<Shared>,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    next_request_id: AtomicU64,
+    slots: Semaphore,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Connection {
+    /// Connects to `endpoint` (`host:port`) within `connect_timeout`.
+    pub async fn open(
+        endpoint: String,
+        connect_timeout: Duration,
+        in_flight_max: usize,
+    ) -> Result<Connection> {
+        let deadline = Instant::now() + connect_timeout;
+        let stream = match timeout_at(deadline, TcpStream::connect(endpoint.as_str())).await {
+            Err(_) => {
+                return Err(Error::Timeout {
+                    operation: "connect",
+                    after: connect_timeout,
+                    sent: false,
+                });
+            }
+            Ok(Err(error)) => return Err(transport(&endpoint, error.to_string(), false)),
+            Ok(Ok(stream)) => stream,
+        };
+        stream
+            .set_nodelay(true)
+            .map_err(|e| transport(&endpoint, e.to_string(), false))?;
+        let (read, write) = stream.into_split();
+        let shared = Arc::new(Shared::default());
+        let (outgoing, queue) = mpsc::channel(WRITE_QUEUE_MAX);
+        let writer = tokio::spawn(write_loop(queue, write, shared.clone()));
+        let reader = tokio::spawn(read_loop(read, shared.clone()));
+        Ok(Connection {
+            endpoint,
+            shared,
+            outgoing,
+            next_request_id: AtomicU64::new(1),
+            slots: Semaphore::new(in_flight_max),
+            tasks: [writer, reader],
+        })
+    }
+
+    /// `host:port` of the shard.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// True once the connection has failed; it is never reused.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed.is_some()
+    }
+
+    /// Sends `request` and waits for its answer until `deadline`.
+    pub async fn call<Q: Exchange>(&self, request: &Q, deadline: Instant) -> Result<Q::Response> {
+        let started = Instant::now();
+        let timed_out = |sent| Error::Timeout {
+            operation: Q::OPERATION,
+            after: started.elapsed(),
+            sent,
+        };
+        let _slot = timeout_at(deadline, self.slots.acquire())
+            .await
+            .map_err(|_| timed_out(false))?
+            .map_err(|_| transport(&self.endpoint, "connection dropped".into(), false))?;
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_frame(request_id, request)
+            .map_err(|e| Error::validation(format!("cannot encode {}: {e}", Q::OPERATION)))?;
+        let (waiter, answer) = oneshot::channel();
+        self.register(request_id, waiter)?;
+        let _guard = WaiterGuard {
+            shared: &self.shared,
+            request_id,
+        };
+        match timeout_at(deadline, self.outgoing.send(frame)).await {
+            Err(_) => return Err(timed_out(false)),
+            Ok(Err(_)) => return Err(transport(&self.endpoint, "writer stopped".into(), false)),
+            Ok(Ok(())) => {}
+        }
+        let answer = match timeout_at(deadline, answer).await {
+            Err(_) => return Err(timed_out(true)),
+            Ok(Err(_)) => return Err(transport(&self.endpoint, "connection dropped".into(), true)),
+            Ok(Ok(answer)) => answer.map_err(|reason| transport(&self.endpoint, reason, true))?,
+        };
+        decode_answer::<Q>(&self.endpoint, answer)
+    }
+
+    fn register(&self, request_id: u64, waiter: oneshot::Sender<Answer>) -> Result<()> {
+        let mut pending = self.shared.lock();
+        if let Some(reason) = &pending.closed {
+            return Err(transport(&self.endpoint, reason.clone(), false));
+        }
+        pending.waiters.insert(request_id, waiter);
+        Ok(())
+    }
+}
+
+fn transport(endpoint: &str, message: String, sent: bool) -> Error {
+    Error::Transport {
+        endpoint: endpoint.to_owned(),
+        message,
+        sent,
+    }
+}
+
+/// The response of `Q`, or the service error of an error reply.
+fn decode_answer<Q: Exchange>(
+    endpoint: &str,
+    (header, payload): (FrameHeader, Vec<u8>),
+) -> Result<Q::Response> {
+    let frame = Frame {
+        header,
+        payload: &payload,
+    };
+    let protocol = |message: String| Error::Protocol {
+        endpoint: endpoint.to_owned(),
+        message,
+    };
+    if header.kind == MessageKind::ErrorReply {
+        let reply: ErrorReply = frame.decode().map_err(|e| protocol(e.to_string()))?;
+        return Err(Error::Service(Box::new(ServiceError::from_reply(reply))));
+    }
+    Q::decode_response(&frame).map_err(|e| protocol(e.to_string()))
+}
+
+/// Writes queued frames, flushing once per batch. Ends when the handle is dropped or a
+/// write fails (which closes the connection).
+async fn write_loop(
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    write: OwnedWriteHalf,
+    shared: Arc<Shared>,
+) {
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, write);
+    while let Some(frame) = queue.recv().await {
+        let mut result = writer.write_all(&frame).await;
+        for _ in 1..WRITE_BATCH_MAX {
+            let Ok(next) = queue.try_recv() else { break };
+            if result.is_ok() {
+                result = writer.write_all(&next).await;
+            }
+        }
+        if let Err(error) = result.and(writer.flush().await) {
+            shared.close(format!("write failed: {error}"));
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// Reads answer frames and delivers them by request id until the stream ends or breaks.
+async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>) {
+    let mut reader = FrameReader::new();
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    // Runs for the life of the connection; every exit closes it.
+    loop {
+        let count = match read.read(&mut chunk).await {
+            Ok(0) => return shared.close("connection closed by the shard".into()),
+            Ok(count) => count,
+            Err(error) => return shared.close(format!("read failed: {error}")),
+        };
+        reader.extend(&chunk[..count]);
+        if let Err(reason) = deliver_frames(&mut reader, &shared) {
+            return shared.close(reason);
+        }
+    }
+}
+
+/// Delivers every complete frame in the reader; `Err` on a fatal framing error.
+fn deliver_frames(reader: &mut FrameReader, shared: &Shared) -> std::result::Result<(), String> {
+    loop {
+        match reader.next_frame() {
+            Ok(None) => return Ok(()),
+            Ok(Some(frame)) => {
+                let header = frame.header;
+                shared.deliver(header.request_id, Ok((header, frame.payload.to_vec())));
+            }
+            Err(error) if error.is_fatal() => return Err(format!("unreadable stream: {error}")),
+            Err(error) => {
+                if let Some(request_id) = error.request_id() {
+                    shared.deliver(request_id, Err(format!("unreadable answer: {error}")));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The connection against a scripted shard on loopback: it answers out of order, late,
+    //! with error replies, or hangs up, which a real node does only under faults.
+
+    use super::*;
+    use shoal_wire::cluster::Epoch;
+    use shoal_wire::message::{GetItemRequest, GetItemResponse};
+    use shoal_wire::{AttributeValue, ErrorKind, Item};
+    use tokio::net::TcpListener;
+
+    fn request(id: &str) -> GetItemRequest {
+        GetItemRequest {
+            table_name: "t".into(),
+            key: Item::from([("id".to_owned(), AttributeValue::S(id.into()))]),
+            consistent_read: None,
+            projection_expression: None,
+            expression_attribute_names: None,
+            attributes_to_get: None,
+            return_consumed_capacity: None,
+            map_epoch: Epoch(0),
+        }
+    }
+
+    /// A shard that answers each GetItem by the key's text: `slow*` after 300 ms, `error*`
+    /// with a failed condition, `close*` by hanging up; anything else at once, echoing the
+    /// key as the item.
+    async fn scripted_shard() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream));
+            }
+        });
+        address
+    }
+
+    async fn serve(stream: TcpStream) {
+        let (mut read, write) = stream.into_split();
+        let (answers, mut queue) = mpsc::channel::<Vec<u8>>(64);
+        let writer = tokio::spawn(async move {
+            let mut write = write;
+            while let Some(frame) = queue.recv().await {
+                if write.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut reader = FrameReader::new();
+        let mut chunk = vec![0u8; 4096];
+        loop {
+            let Ok(count) = read.read(&mut chunk).await else {
+                return;
+            };
+            if count == 0 {
+                return;
+            }
+            reader.extend(&chunk[..count]);
+            while let Ok(Some(frame)) = reader.next_frame() {
+                let id = frame.header.request_id;
+                let get: GetItemRequest = frame.decode().unwrap();
+                let AttributeValue::S(text) = &get.key["id"] else {
+                    panic!("key")
+                };
+                if text.starts_with("close") {
+                    // Both halves dropped: the socket closes under every waiter.
+                    writer.abort();
+                    return;
+                }
+                let answers = answers.clone();
+                let text = text.clone();
+                tokio::spawn(async move {
+                    if text.starts_with("slow") {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    let frame = if text.starts_with("error") {
+                        let error = shoal_wire::Error::conditional_check_failed();
+                        encode_frame(id, &ErrorReply::from_error(&error)).unwrap()
+                    } else {
+                        let item = Some(get.key.clone());
+                        let answer = GetItemResponse {
+                            item,
+                            consumed_capacity: None,
+                        };
+                        encode_frame(id, &answer).unwrap()
+                    };
+                    let _ = answers.send(frame).await;
+                });
+            }
+        }
+    }
+
+    fn soon(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[tokio::test]
+    async fn many_requests_in_flight_get_their_own_answers_out_of_order() {
+        let address = scripted_shard().await;
+        let connection = Connection::open(address, Duration::from_secs(1), 16)
+            .await
+            .unwrap();
+        let ids: Vec<String> = (0..200)
+            .map(|i| {
+                if i % 7 == 0 {
+                    format!("slow{i}")
+                } else {
+                    format!("fast{i}")
+                }
+            })
+            .collect();
+        let requests: Vec<GetItemRequest> = ids.iter().map(|id| request(id)).collect();
+        let calls = requests.iter().map(|r| connection.call(r, soon(5000)));
+        let answers = futures::future::join_all(calls).await;
+        for (id, answer) in ids.iter().zip(answers) {
+            let item = answer.unwrap().item.unwrap();
+            assert_eq!(item["id"], AttributeValue::S(id.clone()));
+        }
+    }
+
+    #[tokio::test]
+    async fn error_replies_become_service_errors() {
+        let address = scripted_shard().await;
+        let connection = Connection::open(address, Duration::from_secs(1), 4)
+            .await
+            .unwrap();
+        let error = connection
+            .call(&request("error"), soon(2000))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), Some(ErrorKind::ConditionalCheckFailed));
+        assert!(!connection.is_closed());
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_request_leaves_the_connection_usable() {
+        let address = scripted_shard().await;
+        let connection = Connection::open(address, Duration::from_secs(1), 4)
+            .await
+            .unwrap();
+        let error = connection
+            .call(&request("slow"), soon(50))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Timeout { sent: true, .. }),
+            "{error:?}"
+        );
+        assert!(error.outcome_unknown());
+        // The late answer arrives for nobody and is dropped; the next request is served.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let answer = connection
+            .call(&request("after"), soon(2000))
+            .await
+            .unwrap();
+        assert!(answer.item.is_some());
+        assert!(
+            connection.shared.lock().waiters.is_empty(),
+            "no waiter leaked"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hang_up_fails_every_waiter_and_the_pool_reconnects() {
+        let address = scripted_shard().await;
+        let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+        let pool = crate::pool::Pool::new(Duration::from_secs(1), 8);
+        let endpoint = crate::topology::Endpoint {
+            location: crate::partition_map::tests::at(1, 0),
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let connection = pool.connection(&endpoint).await.unwrap();
+        let (slow, close) = (request("slow"), request("close"));
+        let slow = connection.call(&slow, soon(2000));
+        let close = async {
+            // Let the slow request reach the shard first.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            connection.call(&close, soon(2000)).await
+        };
+        let (slow, close) = tokio::join!(slow, close);
+        for error in [slow.unwrap_err(), close.unwrap_err()] {
+            assert!(
+                matches!(error, Error::Transport { sent: true, .. }),
+                "{error:?}"
+            );
+        }
+        assert!(connection.is_closed());
+        let again = pool.connection(&endpoint).await.unwrap();
+        assert!(
+            !Arc::ptr_eq(&connection, &again),
+            "a closed connection is replaced"
+        );
+        assert!(again.call(&request("fresh"), soon(2000)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn connecting_to_a_closed_port_is_a_transport_error_before_sending() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let error = Connection::open(address, Duration::from_secs(1), 1)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, Error::Transport { sent: false, .. }),
+            "{error:?}"
+        );
+        assert!(!error.outcome_unknown());
+    }
+}

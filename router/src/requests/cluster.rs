@@ -1,0 +1,101 @@
+//! Builders of the cluster messages: DescribeCluster (of the cluster, or of one shard for
+//! health checks) and GetPartitionMap.
+//!
+//! Invariant: a DescribeCluster sent `at` a shard makes exactly one attempt at that shard
+//! (a health check must not be hidden by fail-over); without `at`, it follows the control
+//! plane's routing and retries.
+//! Does not change the client's cached topology except through `refresh`.
+
+use shoal_wire::cluster::{Epoch, NodeId, ReplicaLocation, ShardId};
+use shoal_wire::message::{
+    DescribeClusterRequest, DescribeClusterResponse, GetPartitionMapRequest,
+    GetPartitionMapResponse,
+};
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::error::Result;
+
+/// DescribeCluster: the nodes, their shard ports and the metadata leader.
+#[derive(Debug)]
+pub struct DescribeCluster {
+    client: Client,
+    at: Option<ReplicaLocation>,
+    refresh: bool,
+}
+
+/// GetPartitionMap: the partitions of one table, or of every table.
+#[derive(Debug)]
+pub struct GetPartitionMap {
+    client: Client,
+    request: GetPartitionMapRequest,
+}
+
+impl Client {
+    /// Starts a DescribeCluster.
+    pub fn describe_cluster(&self) -> DescribeCluster {
+        DescribeCluster {
+            client: self.clone(),
+            at: None,
+            refresh: false,
+        }
+    }
+
+    /// Starts a GetPartitionMap (every table unless `table_name` is set).
+    pub fn get_partition_map(&self) -> GetPartitionMap {
+        GetPartitionMap {
+            client: self.clone(),
+            request: GetPartitionMapRequest {
+                table_name: None,
+                known_epoch: Epoch(0),
+            },
+        }
+    }
+}
+
+impl DescribeCluster {
+    /// Asks exactly this shard, once.
+    pub fn at(mut self, node: u32, shard: u16) -> Self {
+        self.at = Some(ReplicaLocation {
+            node: NodeId(node),
+            shard: ShardId(shard),
+        });
+        self
+    }
+
+    /// Also replaces the client's topology with the answer.
+    pub fn refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    /// Sends the request.
+    pub async fn send(self) -> Result<DescribeClusterResponse> {
+        let client = &self.client;
+        if let Some(location) = self.at {
+            let deadline = Instant::now() + client.inner.config.attempt_timeout;
+            return client
+                .call_at(location, &DescribeClusterRequest {}, deadline)
+                .await;
+        }
+        if self.refresh {
+            return client.refresh_topology().await;
+        }
+        client.send_control(DescribeClusterRequest {}).await
+    }
+}
+
+impl GetPartitionMap {
+    /// Only this table.
+    pub fn table_name(mut self, table: impl Into<String>) -> Self {
+        self.request.table_name = Some(table.into());
+        self
+    }
+
+    request_access!(GetPartitionMapRequest);
+
+    /// Sends the request.
+    pub async fn send(self) -> Result<GetPartitionMapResponse> {
+        self.client.send_control(self.request).await
+    }
+}
