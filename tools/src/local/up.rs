@@ -1,0 +1,200 @@
+//! `shoal up`: create a local cluster in DIR (configs, cluster file, free ports) or reuse
+//! the one there, start every node that is not running, wait until every shard answers
+//! DescribeCluster, and print the endpoints.
+//!
+//! Invariant: an existing DIR keeps its cluster file and node configs (its ports and data);
+//! the flags that shape a new cluster are ignored for it. The wait is bounded; a node that
+//! exits meanwhile fails the command at once with the end of its log.
+//! Does not stop anything: a failed `up` leaves started nodes running for inspection
+//! (`shoal down` stops them).
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use shoal_router::{ClusterFile, ClusterNode};
+
+use super::layout::{Layout, node_config_text};
+use super::ports;
+use super::process;
+use crate::cli::CliError;
+use crate::cli::args::UpArgs;
+
+/// Shards per node when `--shards-per-node` is not given (fewer on a smaller machine).
+pub const SHARDS_DEFAULT: u16 = 2;
+/// Most nodes `shoal up` starts on one machine.
+pub const NODES_MAX: u32 = 16;
+/// Time one readiness probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Pause between readiness rounds.
+const PROBE_PAUSE: Duration = Duration::from_millis(100);
+
+/// Runs `shoal up`.
+pub async fn run(args: UpArgs) -> Result<(), CliError> {
+    let layout = Layout::new(&args.dir)?;
+    let cluster = match ClusterFile::load(&layout.cluster_file()) {
+        Ok(existing) => existing,
+        Err(_) if !layout.cluster_file().exists() => create(&layout, &args)?,
+        Err(error) => return Err(CliError::Local(error)),
+    };
+    let binary = process::node_binary()?;
+    let mut started = Vec::new();
+    for node in &cluster.nodes {
+        if let Some(pid) = process::running_pid(&layout, node.id) {
+            println!("node {} already running (pid {pid})", node.id);
+            continue;
+        }
+        if !layout.node_config(node.id).exists() {
+            return Err(CliError::Local(format!(
+                "{} is missing; remove {} to create a new cluster",
+                layout.node_config(node.id).display(),
+                layout.dir.display()
+            )));
+        }
+        layout.create_node_dirs(node.id)?;
+        started.push((node.id, process::start_node(&binary, &layout, node.id)?));
+    }
+    wait_until_serving(
+        &layout,
+        &cluster,
+        &mut started,
+        Duration::from_secs(args.wait_s),
+    )
+    .await?;
+    print_endpoints(&layout, &cluster);
+    Ok(())
+}
+
+/// Writes a new cluster's configs and cluster file.
+fn create(layout: &Layout, args: &UpArgs) -> Result<ClusterFile, CliError> {
+    if args.nodes == 0 || args.nodes > NODES_MAX {
+        return Err(CliError::Invalid(format!(
+            "--nodes {} not in 1..={NODES_MAX}",
+            args.nodes
+        )));
+    }
+    let shards = args.shards_per_node.unwrap_or_else(default_shards);
+    if shards == 0 {
+        return Err(CliError::Invalid(
+            "--shards-per-node must be at least 1".into(),
+        ));
+    }
+    let count = args.nodes * 2 * u32::from(shards);
+    let base = match args.base_port {
+        Some(base) if ports::range_is_free(base, count) => base,
+        Some(base) => {
+            return Err(CliError::Local(format!(
+                "ports {base}..{} are not all free on 127.0.0.1",
+                u32::from(base) + count
+            )));
+        }
+        None => ports::find_free_range(count, seed())
+            .ok_or_else(|| CliError::Local(format!("no {count} consecutive free ports found")))?,
+    };
+    let nodes: Vec<ClusterNode> = ports::plan(args.nodes, shards, base).map_err(CliError::Local)?;
+    let cluster = ClusterFile {
+        name: "shoal-local".to_owned(),
+        nodes,
+    };
+    for node in &cluster.nodes {
+        layout.create_node_dirs(node.id)?;
+        let text = node_config_text(layout, node.id, shards, args.cache_bytes);
+        let path = layout.node_config(node.id);
+        std::fs::write(&path, text)
+            .map_err(|e| CliError::Local(format!("cannot write {}: {e}", path.display())))?;
+    }
+    cluster
+        .save(&layout.cluster_file())
+        .map_err(CliError::Local)?;
+    Ok(cluster)
+}
+
+fn default_shards() -> u16 {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    SHARDS_DEFAULT.min(u16::try_from(cpus).unwrap_or(u16::MAX))
+}
+
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+/// Polls every shard until all answer DescribeCluster, a started node exits, or `limit`
+/// passes.
+async fn wait_until_serving(
+    layout: &Layout,
+    cluster: &ClusterFile,
+    started: &mut [(u32, Child)],
+    limit: Duration,
+) -> Result<(), CliError> {
+    let deadline = Instant::now() + limit;
+    let mut waiting: Vec<(u32, String)> = cluster
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            (0..n.shards).map(move |s| (n.id, format!("{}:{}", n.host, n.client_port_base + s)))
+        })
+        .collect();
+    // Bounded by `deadline`.
+    loop {
+        for (node, child) in started.iter_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = layout.log_file(*node);
+                return Err(CliError::Local(format!(
+                    "node {node} exited ({status}); end of {}:\n{}",
+                    log.display(),
+                    process::log_tail(&log, 20)
+                )));
+            }
+        }
+        let mut still = Vec::new();
+        for (node, address) in waiting {
+            if shoal_router::probe::describe_cluster(&address, PROBE_TIMEOUT)
+                .await
+                .is_err()
+            {
+                still.push((node, address));
+            }
+        }
+        waiting = still;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let list: Vec<String> = waiting
+                .iter()
+                .map(|(n, a)| format!("node {n} at {a}"))
+                .collect();
+            return Err(CliError::Local(format!(
+                "not serving after {limit:?}: {} (logs in {}/node-N/log)",
+                list.join(", "),
+                layout.dir.display()
+            )));
+        }
+        tokio::time::sleep(PROBE_PAUSE).await;
+    }
+}
+
+fn print_endpoints(layout: &Layout, cluster: &ClusterFile) {
+    let shards: u32 = cluster.nodes.iter().map(|n| u32::from(n.shards)).sum();
+    println!(
+        "cluster {:?} is up: {} node(s), {shards} shard(s), in {}",
+        cluster.name,
+        cluster.nodes.len(),
+        layout.dir.display()
+    );
+    for node in &cluster.nodes {
+        let pid = process::running_pid(layout, node.id).map_or("?".to_owned(), |p| p.to_string());
+        let last = node.client_port_base + node.shards - 1;
+        println!(
+            "  node {} (pid {pid}): {}:{}-{} (log {})",
+            node.id,
+            node.host,
+            node.client_port_base,
+            last,
+            layout.log_file(node.id).display()
+        );
+    }
+    println!("cluster file: {}", layout.cluster_file().display());
+}
