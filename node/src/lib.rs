@@ -6,6 +6,7 @@
 
 pub mod cmd;
 pub mod config;
+pub mod exec;
 pub mod replication;
 pub mod rt;
 pub mod storage;
