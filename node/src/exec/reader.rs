@@ -76,3 +76,8 @@ impl<R: ItemReader> ItemReader for &R {
 pub fn storage_error(error: StorageError) -> Error {
     Error::internal(format!("storage read failed: {error}"))
 }
+
+/// Total bytes of keys and values, as `ItemReader::scan` counts them.
+pub(crate) fn entries_size(entries: &[(Vec<u8>, Vec<u8>)]) -> usize {
+    entries.iter().map(|(k, v)| k.len() + v.len()).sum()
+}

@@ -2,7 +2,11 @@
 //! table of DynamoDB's rules (dynamodb-semantics.md), plus property tests against naive
 //! models.
 
+mod batch;
 mod catalog;
 mod codec;
+mod model;
+mod reads;
 mod support;
 mod throttle;
+mod writes;
