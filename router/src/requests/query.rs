@@ -62,8 +62,6 @@ impl Query {
         index_name: String,
         /// `Select`.
         select: Select,
-        /// `Limit`: most items read for one page.
-        limit: u32,
         /// `ConsistentRead`.
         consistent_read: bool,
         /// `ScanIndexForward` (false: descending sort-key order).
@@ -76,6 +74,12 @@ impl Query {
     name_setters!();
     value_setters!();
     request_access!(QueryRequest);
+
+    /// `Limit`: most items read for one page.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.request.limit = Some(limit);
+        self
+    }
 
     /// Sends the request: one page.
     pub async fn send(self) -> Result<QueryResponse> {

@@ -60,8 +60,6 @@ impl Scan {
         index_name: String,
         /// `Select`.
         select: Select,
-        /// `Limit`: most items read for one page.
-        limit: u32,
         /// `ConsistentRead`.
         consistent_read: bool,
         /// `ExclusiveStartKey`: resume after this key (a page's `LastEvaluatedKey`).
@@ -72,6 +70,12 @@ impl Scan {
     name_setters!();
     value_setters!();
     request_access!(ScanRequest);
+
+    /// `Limit`: most items read for one page.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.request.limit = Some(limit);
+        self
+    }
 
     /// Makes this scan segment `segment` of `total_segments` (parallel scan).
     pub fn segment(mut self, segment: u32, total_segments: u32) -> Self {

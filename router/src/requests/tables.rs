@@ -237,10 +237,14 @@ impl ListTables {
     option_setters! {
         /// `ExclusiveStartTableName`: list names after this one.
         exclusive_start_table_name: String,
-        /// `Limit` (1..=100).
-        limit: u32,
     }
     request_access!(ListTablesRequest);
+
+    /// `Limit`: most names per page (1..=100).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.request.limit = Some(limit);
+        self
+    }
 
     /// Sends the request: one page of names.
     pub async fn send(self) -> Result<ListTablesResponse> {
