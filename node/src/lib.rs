@@ -7,6 +7,8 @@
 pub mod cmd;
 pub mod config;
 pub mod exec;
+pub mod meta;
 pub mod replication;
 pub mod rt;
+pub mod server;
 pub mod storage;

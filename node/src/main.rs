@@ -1,5 +1,6 @@
-//! `shoal-node`: the storage node binary. For now it carries the storage engine's tools:
-//! `stress` (kill-and-verify torture), `fsck` (offline verification) and `bench-storage`.
+//! `shoal-node`: the storage node binary. `run` serves a node; the storage engine's tools
+//! are `stress` (kill-and-verify torture), `fsck` (offline verification) and
+//! `bench-storage`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shoal_node::cmd::{bench_storage, stress};
+use shoal_node::config::NodeConfig;
+use shoal_node::server::start::run_node;
 use shoal_node::storage::fsck::{Severity, fsck_data_dir};
 
 /// Shoal storage node.
@@ -19,6 +22,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Runs a storage node: one shard per core, each serving its own client port.
+    Run {
+        /// Configuration file (see node/shoal-node.example.toml for every key).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// This node's id (overrides the file).
+        #[arg(long)]
+        node_id: Option<u32>,
+        /// Cluster file (overrides the file).
+        #[arg(long)]
+        cluster_file: Option<PathBuf>,
+        /// Data directory (overrides the file).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Shards; 0 = one per CPU this process may use (overrides the file).
+        #[arg(long)]
+        shards: Option<u16>,
+        /// Page cache per shard in bytes (overrides the file).
+        #[arg(long)]
+        cache_bytes: Option<usize>,
+    },
     /// Random batches in a child process that is SIGKILLed at random moments; every
     /// recovery is checked against the expected state. Exits non-zero on any violation.
     Stress {
@@ -101,6 +125,7 @@ fn main() -> ExitCode {
     // Stress recoveries cut torn tails by design; only errors are news there.
     let default_level = match cli.command {
         Cmd::Stress { .. } | Cmd::StressChild { .. } => "error",
+        Cmd::Run { .. } => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -121,6 +146,53 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Cmd::Run {
+            config,
+            node_id,
+            cluster_file,
+            data_dir,
+            shards,
+            cache_bytes,
+        } => {
+            let mut cfg = match &config {
+                Some(path) => NodeConfig::load(path).map_err(anyhow::Error::msg)?,
+                None => {
+                    let (Some(node_id), Some(cluster_file), Some(data_dir)) =
+                        (node_id, cluster_file.clone(), data_dir.clone())
+                    else {
+                        anyhow::bail!(
+                            "give --config FILE, or --node-id, --cluster-file and --data-dir"
+                        );
+                    };
+                    NodeConfig {
+                        node_id,
+                        cluster_file,
+                        data_dir,
+                        shards: 0,
+                        storage: Default::default(),
+                        raft: Default::default(),
+                        limits: Default::default(),
+                    }
+                }
+            };
+            if let Some(v) = node_id {
+                cfg.node_id = v;
+            }
+            if let Some(v) = cluster_file {
+                cfg.cluster_file = v;
+            }
+            if let Some(v) = data_dir {
+                cfg.data_dir = v;
+            }
+            if let Some(v) = shards {
+                cfg.shards = v;
+            }
+            if let Some(v) = cache_bytes {
+                cfg.storage.cache_bytes = v;
+            }
+            run_node(cfg).map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Stress {
             dir,
             seconds,

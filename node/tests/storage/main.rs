@@ -6,6 +6,7 @@
 mod engine;
 mod model;
 mod raft;
+mod server;
 mod support;
 mod tools;
 mod wal;

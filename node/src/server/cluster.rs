@@ -1,0 +1,72 @@
+//! DescribeCluster and GetPartitionMap: how clients learn where every shard and every
+//! partition lives.
+//!
+//! Any shard answers DescribeCluster from the cluster file. The partition map is answered
+//! by the metadata shard from the authoritative catalog; other shards ask it (the map must
+//! never come from a stale copy, or a client would route by it).
+
+use shoal_wire::Error;
+use shoal_wire::cluster::{Epoch, NodeId};
+use shoal_wire::message::{
+    DescribeClusterResponse, GetPartitionMapRequest, GetPartitionMapResponse, NodeInfo,
+    TablePartitions,
+};
+use shoal_wire::validate::table_name_from_parameter;
+
+use super::shard::Shard;
+
+/// The cluster's nodes and shard ports.
+pub fn describe(shard: &Shard) -> DescribeClusterResponse {
+    let mut nodes: Vec<NodeInfo> = shard
+        .cluster
+        .nodes
+        .iter()
+        .map(|n| NodeInfo {
+            node: NodeId(n.id),
+            host: n.host.clone(),
+            client_port_base: n.client_port_base,
+            shard_count: n.shards,
+        })
+        .collect();
+    nodes.sort_by_key(|n| n.node);
+    DescribeClusterResponse {
+        cluster_name: shard.cluster.name.clone(),
+        nodes,
+        map_epoch: Epoch(shard.catalog.borrow().epoch),
+        metadata_leader: Some(NodeId(shard.cluster.metadata_node().id)),
+    }
+}
+
+/// The partition map of one table or of all tables.
+pub async fn partition_map(
+    shard: &Shard,
+    request: GetPartitionMapRequest,
+) -> Result<GetPartitionMapResponse, Error> {
+    if let Some(sync) = &shard.sync {
+        return sync.client().call(&request).await;
+    }
+    let catalog = shard.catalog.borrow();
+    let mut tables = Vec::new();
+    match &request.table_name {
+        Some(name) => {
+            let name = table_name_from_parameter(name)?;
+            let record = catalog
+                .table(name)
+                .ok_or_else(|| Error::resource_not_found_named(&format!("Table: {name}")))?;
+            tables.push(entry(&record));
+        }
+        None => tables.extend(catalog.tables().map(|r| entry(r))),
+    }
+    Ok(GetPartitionMapResponse {
+        epoch: Epoch(catalog.epoch),
+        tables,
+    })
+}
+
+fn entry(record: &crate::meta::catalog::TableRecord) -> TablePartitions {
+    TablePartitions {
+        table_name: record.name().to_string(),
+        table: record.id,
+        partitions: record.partitions.clone(),
+    }
+}

@@ -1,0 +1,187 @@
+//! The shard's state machine: what applying a committed raft entry does.
+//!
+//! Entry payloads are `kind (u16 LE) ‖ rkyv request`: the request itself is replicated and
+//! executed at apply time, in log order, by the deterministic `exec::apply_*` functions, so
+//! conditions are evaluated against exactly the state every replica has at that index. The
+//! metadata group (group 0) applies metadata commands instead (`meta::machine`).
+//!
+//! Every entry records its position in the engine (`Engine::apply_committed`), even when
+//! the request is rejected, so a restart resumes exactly after it. The proposer receives a
+//! closure that encodes its answer frame for its request id.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use shoal_wire::Error;
+use shoal_wire::message::{self as msg, MessageKind};
+
+use super::dispatch::{answer, decode, error_frame, error_reply_frame};
+use crate::exec::capacity::MilliUnits;
+use crate::exec::{self, WriteOutcome};
+use crate::meta::catalog::{Catalog, METADATA_GROUP, table_of_group};
+use crate::meta::machine::MetaMachine;
+use crate::replication::StateMachine;
+use crate::storage::dma::DmaDisk;
+use crate::storage::{Engine, StorageError};
+
+/// A function from a request id to the answer frame.
+pub type Answer = Box<dyn FnOnce(u64) -> Vec<u8>>;
+
+/// What a proposer gets once its entry is applied: its answer and the write units it used
+/// (charged to the partition's throughput bucket).
+pub struct Applied {
+    /// Encodes the answer frame for the proposer's request id.
+    pub answer: Answer,
+    /// Write units consumed.
+    pub capacity: MilliUnits,
+}
+
+impl Applied {
+    /// An answer that consumed no capacity.
+    pub fn free(answer: Answer) -> Applied {
+        Applied {
+            answer,
+            capacity: MilliUnits::default(),
+        }
+    }
+}
+
+/// Encodes a write command for a raft entry.
+pub fn encode_command<M: msg::Message>(request: &M) -> Result<Vec<u8>, Error> {
+    let head = M::KIND.code().to_le_bytes().to_vec();
+    rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(request, head)
+        .map_err(|e| Error::internal(format!("encode {}: {e}", M::KIND.name())))
+}
+
+/// The state machine of one shard.
+pub struct Machine {
+    engine: Engine<DmaDisk>,
+    catalog: Rc<RefCell<Catalog>>,
+    meta: Option<MetaMachine>,
+}
+
+impl Machine {
+    /// A state machine over `engine`; `meta` is set on the metadata shard only.
+    pub fn new(
+        engine: Engine<DmaDisk>,
+        catalog: Rc<RefCell<Catalog>>,
+        meta: Option<MetaMachine>,
+    ) -> Self {
+        Self {
+            engine,
+            catalog,
+            meta,
+        }
+    }
+
+    /// The metadata state machine, on the metadata shard.
+    pub fn meta(&self) -> Option<&MetaMachine> {
+        self.meta.as_ref()
+    }
+
+    async fn apply_data(
+        &self,
+        group: u64,
+        index: u64,
+        data: &[u8],
+    ) -> Result<Applied, StorageError> {
+        let table = self.catalog.borrow().table_by_id(table_of_group(group));
+        let (code, payload) = match data {
+            [a, b, rest @ ..] => (u16::from_le_bytes([*a, *b]), rest),
+            _ => (0, &[][..]),
+        };
+        let Some(table) = table else {
+            self.engine
+                .apply_committed(group, index, Vec::new())
+                .await?;
+            return Ok(Applied::free(rejected(Error::resource_not_found())));
+        };
+        let (desc, id) = (&table.description, table.id);
+        let e = &self.engine;
+        let applied = match MessageKind::from_code(code) {
+            Some(kind @ MessageKind::PutItemRequest) => {
+                match decode::<msg::PutItemRequest>(kind, payload) {
+                    Ok(req) => {
+                        self.finish(group, index, exec::apply_put(e, desc, id, &req).await)
+                            .await?
+                    }
+                    Err(err) => self.skip(group, index, err).await?,
+                }
+            }
+            Some(kind @ MessageKind::UpdateItemRequest) => {
+                match decode::<msg::UpdateItemRequest>(kind, payload) {
+                    Ok(req) => {
+                        let outcome = exec::apply_update(e, desc, id, &req).await;
+                        self.finish(group, index, outcome).await?
+                    }
+                    Err(err) => self.skip(group, index, err).await?,
+                }
+            }
+            Some(kind @ MessageKind::DeleteItemRequest) => {
+                match decode::<msg::DeleteItemRequest>(kind, payload) {
+                    Ok(req) => {
+                        let outcome = exec::apply_delete(e, desc, id, &req).await;
+                        self.finish(group, index, outcome).await?
+                    }
+                    Err(err) => self.skip(group, index, err).await?,
+                }
+            }
+            _ => {
+                let err = Error::internal(format!("unknown command kind {code:#06x}"));
+                self.skip(group, index, err).await?
+            }
+        };
+        Ok(applied)
+    }
+
+    /// Applies a write outcome's ops at this position and turns its result into an answer.
+    async fn finish<R: msg::Message + 'static>(
+        &self,
+        group: u64,
+        index: u64,
+        outcome: WriteOutcome<R>,
+    ) -> Result<Applied, StorageError> {
+        self.engine
+            .apply_committed(group, index, outcome.ops)
+            .await?;
+        let answer: Answer = match outcome.result {
+            Ok(response) => Box::new(move |id| answer(id, Ok(response))),
+            Err(failure) => {
+                let reply = failure.reply();
+                Box::new(move |id| error_reply_frame(id, reply))
+            }
+        };
+        Ok(Applied {
+            answer,
+            capacity: outcome.capacity,
+        })
+    }
+
+    /// Records the position of an entry that changes nothing.
+    async fn skip(&self, group: u64, index: u64, error: Error) -> Result<Applied, StorageError> {
+        self.engine
+            .apply_committed(group, index, Vec::new())
+            .await?;
+        Ok(Applied::free(rejected(error)))
+    }
+}
+
+fn rejected(error: Error) -> Answer {
+    Box::new(move |id| error_frame(id, &error))
+}
+
+impl StateMachine for Machine {
+    type Output = Applied;
+
+    async fn apply(&self, group: u64, index: u64, data: &[u8]) -> Result<Applied, StorageError> {
+        if group == METADATA_GROUP {
+            let Some(meta) = &self.meta else {
+                return Err(StorageError::Invalid(
+                    "metadata entry on a shard that does not host the metadata group".into(),
+                ));
+            };
+            return meta.apply(index, data).await.map(Applied::free);
+        }
+        self.apply_data(group, index, data).await
+    }
+}

@@ -1,0 +1,305 @@
+//! One shard: its storage engine, raft driver, catalog copy and client listener, all owned
+//! by one glommio executor pinned to one CPU.
+//!
+//! Start-up order matters: the DMA probe file first (glommio's per-thread iopoll probe,
+//! pitfall 2), then the engine (recovery), the metadata state (on the metadata shard), the
+//! raft groups already present in the log, and only then the listener. Shutdown stops
+//! accepting, stops the driver and closes the engine with a final checkpoint.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use shoal_wire::Error;
+
+use super::listener::BoundListener;
+use super::machine::Machine;
+use super::node_client::NodeClient;
+use crate::config::{ClusterFile, NodeConfig};
+use crate::exec::capacity::PartitionThrottle;
+use crate::meta::catalog::{Catalog, METADATA_GROUP, table_of_group};
+use crate::meta::machine::MetaMachine;
+use crate::meta::sync::CatalogSync;
+use crate::replication::{DriverConfig, RaftDriver};
+use crate::storage::dma::DmaDisk;
+use crate::storage::{Engine, StorageError};
+
+/// How often a shard refreshes its catalog copy without being asked.
+const CATALOG_REFRESH_PERIOD: Duration = Duration::from_secs(1);
+/// How often the shard checks for a shutdown request.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
+
+/// Everything a shard owns.
+pub struct Shard {
+    /// Shard index on this node.
+    pub index: u16,
+    /// This node's id.
+    pub node_id: u32,
+    /// Node configuration.
+    pub config: Rc<NodeConfig>,
+    /// The cluster file.
+    pub cluster: Rc<ClusterFile>,
+    /// The storage engine.
+    pub engine: Engine<DmaDisk>,
+    /// The raft driver of every group on this shard.
+    pub driver: RaftDriver<DmaDisk, Machine>,
+    /// The catalog (authoritative on the metadata shard, a copy elsewhere).
+    pub catalog: Rc<RefCell<Catalog>>,
+    /// On other shards: how the copy is refreshed (and where control requests go).
+    pub sync: Option<CatalogSync>,
+    /// Open client connections.
+    pub connections: Cell<usize>,
+    /// Throughput buckets of the partitions this shard leads, with the catalog epoch they
+    /// were configured at.
+    pub throttles: RefCell<HashMap<u64, (u64, PartitionThrottle)>>,
+}
+
+impl Shard {
+    /// Whether this shard hosts the metadata group.
+    pub fn is_meta(&self) -> bool {
+        self.sync.is_none()
+    }
+
+    /// The metadata state machine (on the metadata shard).
+    pub fn meta(&self) -> Option<&MetaMachine> {
+        self.driver.machine().meta()
+    }
+
+    /// Refreshes the catalog copy (a no-op on the metadata shard).
+    pub async fn refresh_catalog(&self) -> Result<(), Error> {
+        match &self.sync {
+            Some(sync) => sync.refresh().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Opens the raft group of a partition this shard owns, if it is not open yet.
+    pub async fn open_partition(&self, group: u64) -> Result<(), Error> {
+        self.driver
+            .open_group(group, vec![self.node_id as u64])
+            .await
+            .map_err(|e| Error::internal(format!("cannot open partition {group}: {e}")))
+    }
+}
+
+/// Everything a shard thread needs to start.
+pub struct ShardStart {
+    /// Shard index.
+    pub index: u16,
+    /// Node configuration.
+    pub config: NodeConfig,
+    /// The cluster file.
+    pub cluster: ClusterFile,
+    /// The bound client listener.
+    pub listener: BoundListener,
+    /// Set when the node should stop.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// The shard's main: runs until shutdown. Errors are start-up failures.
+pub async fn run_shard(start: ShardStart) -> Result<(), String> {
+    let shard = Rc::new(open_shard(&start).await?);
+    let queues = crate::rt::create_queues();
+    shard.engine.start_background(Some(queues.background));
+    let driver = shard.driver.clone();
+    let driver_task =
+        glommio::spawn_local_into(async move { driver.run().await }, queues.foreground)
+            .map_err(|e| format!("spawn raft driver: {e}"))?;
+    catalog_ready(&shard).await;
+    reopen_partitions(&shard)
+        .await
+        .map_err(|e| format!("shard {}: reopening partitions: {e}", start.index))?;
+    if !shard.is_meta() {
+        let s = shard.clone();
+        crate::rt::spawn_detached(async move { catalog_refresh_loop(s).await });
+    }
+    let addr = start.listener.addr;
+    let listener = start.listener.into_glommio();
+    tracing::info!(shard = start.index, %addr, "shard serving");
+    accept_loop(&shard, &listener, &start.shutdown, queues.foreground).await;
+    shard.driver.close();
+    driver_task.await;
+    if let Err(e) = shard.engine.close().await {
+        tracing::error!(shard = start.index, error = %e, "closing the storage engine failed");
+    }
+    Ok(())
+}
+
+async fn open_shard(start: &ShardStart) -> Result<Shard, String> {
+    let cfg = &start.config;
+    let dir = cfg.data_dir.join(format!("shard-{}", start.index));
+    let disk = DmaDisk::new(&dir)
+        .await
+        .map_err(|e| format!("shard {}: {}: {e}", start.index, dir.display()))?;
+    let engine = Engine::open(disk, &dir, cfg.engine_config().for_raft())
+        .await
+        .map_err(|e| format!("shard {}: storage recovery failed: {e}", start.index))?;
+    let meta_node = start.cluster.metadata_node();
+    let is_meta = meta_node.id == cfg.node_id && start.index == 0;
+    let catalog = Rc::new(RefCell::new(Catalog::default()));
+    let meta = if is_meta {
+        let placement = placement(&start.cluster);
+        let m = MetaMachine::load(engine.clone(), catalog.clone(), placement)
+            .await
+            .map_err(|e| format!("metadata recovery failed: {e}"))?;
+        Some(m)
+    } else {
+        None
+    };
+    let machine = Machine::new(engine.clone(), catalog.clone(), meta);
+    let driver = RaftDriver::new(driver_config(cfg), engine.clone(), machine, start.index);
+    let sync = (!is_meta).then(|| {
+        let addr = format!("{}:{}", meta_node.host, meta_node.client_port_base)
+            .parse()
+            .or_else(|_| {
+                use std::net::ToSocketAddrs;
+                (meta_node.host.as_str(), meta_node.client_port_base)
+                    .to_socket_addrs()
+                    .map_err(|e| e.to_string())?
+                    .next()
+                    .ok_or_else(|| format!("cannot resolve {}", meta_node.host))
+            });
+        addr.map(|a| CatalogSync::new(NodeClient::new(a), catalog.clone()))
+    });
+    let sync = sync.transpose()?;
+    let shard = Shard {
+        index: start.index,
+        node_id: cfg.node_id,
+        config: Rc::new(cfg.clone()),
+        cluster: Rc::new(start.cluster.clone()),
+        engine,
+        driver,
+        catalog,
+        sync,
+        connections: Cell::new(0),
+        throttles: RefCell::new(HashMap::new()),
+    };
+    if shard.is_meta() {
+        let voters = vec![shard.node_id as u64];
+        shard
+            .driver
+            .open_group(METADATA_GROUP, voters)
+            .await
+            .map_err(|e| format!("metadata group: {e}"))?;
+    }
+    Ok(shard)
+}
+
+/// Reopens the partition groups whose log this shard holds. Only once the catalog is known:
+/// re-applying an entry needs its table's key schema, and an entry applied against an
+/// unknown table would be skipped (what a deleted table's entries rightly get).
+async fn reopen_partitions(shard: &Shard) -> Result<(), StorageError> {
+    let voters = vec![shard.node_id as u64];
+    for stream in shard.engine.wal().stream_ids() {
+        if stream != METADATA_GROUP && table_of_group(stream).0 != 0 {
+            shard.driver.open_group(stream, voters.clone()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every (node, shard) of the cluster, in order: where partitions go.
+pub fn placement(cluster: &ClusterFile) -> Vec<(u32, u16)> {
+    let mut nodes: Vec<_> = cluster.nodes.iter().collect();
+    nodes.sort_by_key(|n| n.id);
+    nodes
+        .iter()
+        .flat_map(|n| (0..n.shards).map(move |s| (n.id, s)))
+        .collect()
+}
+
+fn driver_config(cfg: &NodeConfig) -> DriverConfig {
+    DriverConfig {
+        replica_id: cfg.node_id as u64,
+        tick: Duration::from_millis(cfg.raft.tick_ms),
+        election_ticks: cfg.raft.election_ticks,
+        heartbeat_ticks: cfg.raft.heartbeat_ticks,
+    }
+}
+
+async fn accept_loop(
+    shard: &Rc<Shard>,
+    listener: &glommio::net::TcpListener,
+    shutdown: &AtomicBool,
+    queue: crate::rt::TaskQueueHandle,
+) {
+    // Runs until the node is asked to stop.
+    loop {
+        let accepted = futures::future::select(
+            Box::pin(listener.accept()),
+            Box::pin(crate::rt::sleep(SHUTDOWN_POLL)),
+        )
+        .await;
+        if shutdown.load(Ordering::Relaxed) {
+            return;
+        }
+        let stream = match accepted {
+            futures::future::Either::Left((Ok(stream), _)) => stream,
+            futures::future::Either::Left((Err(e), _)) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+            futures::future::Either::Right(_) => continue,
+        };
+        if shard.connections.get() >= shard.config.limits.connections_per_shard_max {
+            tracing::warn!(
+                shard = shard.index,
+                "connection refused: too many connections"
+            );
+            drop(stream);
+            continue;
+        }
+        shard.connections.set(shard.connections.get() + 1);
+        let s = shard.clone();
+        crate::rt::spawn_detached_into(
+            async move {
+                super::conn::serve(s.clone(), stream).await;
+                s.connections.set(s.connections.get() - 1);
+            },
+            queue,
+        );
+    }
+}
+
+/// Longest a shard waits at start for a usable catalog before serving anyway.
+const CATALOG_READY_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// Waits until the catalog is usable: on the metadata shard, until its group has applied
+/// everything committed before the restart (the catalog in memory is rebuilt by re-applying
+/// the log after the last checkpoint); elsewhere, until a first copy arrived.
+async fn catalog_ready(shard: &Shard) {
+    let deadline = std::time::Instant::now() + CATALOG_READY_WAIT_MAX;
+    loop {
+        let ready = if shard.is_meta() {
+            shard.driver.read_ready(METADATA_GROUP).is_ok()
+        } else {
+            shard.refresh_catalog().await.is_ok()
+        };
+        if ready {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            tracing::warn!(
+                shard = shard.index,
+                "serving without a catalog: metadata unreachable"
+            );
+            return;
+        }
+        crate::rt::sleep(Duration::from_millis(if shard.is_meta() { 2 } else { 100 })).await;
+    }
+}
+
+/// Refreshes the catalog copy periodically, and opens the groups of partitions this shard
+/// has become responsible for.
+async fn catalog_refresh_loop(shard: Rc<Shard>) {
+    // Runs for the shard's life; errors are retried next period.
+    loop {
+        if let Err(e) = shard.refresh_catalog().await {
+            tracing::debug!(shard = shard.index, error = %e, "catalog refresh failed");
+        }
+        crate::rt::sleep(CATALOG_REFRESH_PERIOD).await;
+    }
+}
