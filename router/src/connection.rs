@@ -36,8 +36,17 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// Buffer of the writer.
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
-/// An answer frame: its header and a copy of its payload.
-type Answer = std::result::Result<(FrameHeader, Vec<u8>), String>;
+/// An answer frame (its header and a copy of its payload), or why there is none.
+type Answer = std::result::Result<(FrameHeader, Vec<u8>), Failure>;
+
+/// Why a waiter gets no answer frame.
+#[derive(Clone, Debug)]
+enum Failure {
+    /// The connection closed (reason).
+    Closed(String),
+    /// The shard's answer to this request could not be read (reason).
+    Unreadable(String),
+}
 
 /// Waiters by request id, and why the connection closed (once it has).
 #[derive(Default)]
@@ -71,7 +80,7 @@ impl Shared {
             std::mem::take(&mut pending.waiters)
         };
         for (_, waiter) in waiters {
-            let _ = waiter.send(Err(reason.clone()));
+            let _ = waiter.send(Err(Failure::Closed(reason.clone())));
         }
     }
 
@@ -190,7 +199,16 @@ impl Connection {
         let answer = match timeout_at(deadline, answer).await {
             Err(_) => return Err(timed_out(true)),
             Ok(Err(_)) => return Err(transport(&self.endpoint, "connection dropped".into(), true)),
-            Ok(Ok(answer)) => answer.map_err(|reason| transport(&self.endpoint, reason, true))?,
+            Ok(Ok(Ok(answer))) => answer,
+            Ok(Ok(Err(Failure::Closed(reason)))) => {
+                return Err(transport(&self.endpoint, reason, true));
+            }
+            Ok(Ok(Err(Failure::Unreadable(message)))) => {
+                return Err(Error::Protocol {
+                    endpoint: self.endpoint.clone(),
+                    message,
+                });
+            }
         };
         decode_answer::<Q>(&self.endpoint, answer)
     }
@@ -287,7 +305,8 @@ fn deliver_frames(reader: &mut FrameReader, shared: &Shared) -> std::result::Res
             Err(error) if error.is_fatal() => return Err(format!("unreadable stream: {error}")),
             Err(error) => {
                 if let Some(request_id) = error.request_id() {
-                    shared.deliver(request_id, Err(format!("unreadable answer: {error}")));
+                    let failure = Failure::Unreadable(format!("unreadable answer: {error}"));
+                    shared.deliver(request_id, Err(failure));
                 }
             }
         }

@@ -77,5 +77,15 @@ async fn connect(cluster: &std::path::Path) -> Result<Client, CliError> {
             cluster.display()
         )));
     }
-    Ok(Client::connect(cluster).await?)
+    match Client::connect(cluster).await {
+        Ok(client) => Ok(client),
+        Err(
+            error @ (shoal_router::Error::Transport { .. } | shoal_router::Error::Timeout { .. }),
+        ) => Err(CliError::Local(format!(
+            "cannot reach any node of {}: {} (is the cluster running? see `shoal status`)",
+            cluster.display(),
+            error.message()
+        ))),
+        Err(error) => Err(error.into()),
+    }
 }

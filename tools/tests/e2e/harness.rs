@@ -1,0 +1,232 @@
+//! Test clusters: a temporary directory, `shoal up` with the built `shoal-node`, a client
+//! connected to it, the CLI bound to its cluster file, SIGKILL and restart of a node, and a
+//! guard that kills the nodes and removes the directory when the test ends, pass or fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use shoal_router::{Client, ClientConfig, ClusterFile};
+
+/// Page cache per shard of test nodes (small: several clusters may run at once).
+const CACHE_BYTES: usize = 16 << 20;
+/// Longest `shoal up` wait.
+const UP_WAIT_S: u64 = 60;
+
+/// The `shoal` binary under test.
+pub fn shoal_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_shoal"))
+}
+
+/// The `shoal-node` binary built in the same target directory.
+pub fn node_binary() -> PathBuf {
+    let path = shoal_binary().with_file_name("shoal-node");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build -p shoal-node` first (cargo test --workspace builds it)",
+        path.display()
+    );
+    path
+}
+
+/// A unique temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new empty directory named after `label`.
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("shoal-e2e-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running local cluster; dropping it kills its nodes and removes its directory.
+pub struct TestCluster {
+    /// The cluster directory (`shoal up --dir`).
+    pub dir: TempDir,
+    /// The cluster's nodes.
+    pub file: ClusterFile,
+}
+
+impl TestCluster {
+    /// Starts `nodes` nodes of `shards` shards each with `shoal up`.
+    pub fn start(label: &str, nodes: u32, shards: u16) -> TestCluster {
+        let dir = TempDir::new(label);
+        let cluster_dir = dir.0.join("cluster");
+        let output = shoal_command()
+            .args([
+                "up",
+                "--nodes",
+                &nodes.to_string(),
+                "--shards-per-node",
+                &shards.to_string(),
+            ])
+            .args([
+                "--cache-bytes",
+                &CACHE_BYTES.to_string(),
+                "--wait-s",
+                &UP_WAIT_S.to_string(),
+            ])
+            .arg("--dir")
+            .arg(&cluster_dir)
+            .output()
+            .expect("run shoal up");
+        let file = ClusterFile::load(&cluster_dir.join("cluster.toml")).ok();
+        let cluster = TestCluster {
+            dir,
+            file: file.unwrap_or_else(|| ClusterFile {
+                name: String::new(),
+                nodes: Vec::new(),
+            }),
+        };
+        assert!(
+            output.status.success(),
+            "shoal up failed:\n{}",
+            text(&output)
+        );
+        cluster
+    }
+
+    /// The cluster directory.
+    pub fn cluster_dir(&self) -> PathBuf {
+        self.dir.0.join("cluster")
+    }
+
+    /// The cluster file.
+    pub fn cluster_file(&self) -> PathBuf {
+        self.cluster_dir().join("cluster.toml")
+    }
+
+    /// A client with test timeouts.
+    pub async fn client(&self) -> Client {
+        let config = ClientConfig {
+            operation_timeout: Duration::from_secs(20),
+            attempt_timeout: Duration::from_secs(10),
+            ..ClientConfig::default()
+        };
+        Client::connect_with(self.file.clone(), config)
+            .await
+            .expect("connect to the test cluster")
+    }
+
+    /// Runs the CLI against this cluster.
+    pub fn shoal(&self, args: &[&str]) -> Output {
+        shoal_command()
+            .arg("--cluster")
+            .arg(self.cluster_file())
+            .args(args)
+            .output()
+            .expect("run shoal")
+    }
+
+    /// The PID of a node, from its PID file.
+    pub fn pid(&self, node: u32) -> Option<u32> {
+        let path = self.cluster_dir().join(format!("node-{node}/pid"));
+        std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    }
+
+    /// SIGKILLs a node and waits (bounded) until it is gone.
+    pub fn kill9(&self, node: u32) {
+        let pid = self.pid(node).expect("node has a pid");
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        let gone = wait_for(Duration::from_secs(10), || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z"))
+        });
+        assert!(gone, "node {node} (pid {pid}) survived SIGKILL");
+    }
+
+    /// Restarts stopped nodes with `shoal up` on the same directory.
+    pub fn restart(&self) {
+        let output = shoal_command()
+            .args(["up", "--wait-s", &UP_WAIT_S.to_string(), "--dir"])
+            .arg(self.cluster_dir())
+            .output()
+            .expect("run shoal up");
+        assert!(
+            output.status.success(),
+            "shoal up (restart) failed:\n{}",
+            text(&output)
+        );
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for node in &self.file.nodes {
+            if let Some(pid) = self.pid(node.id) {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+        }
+        if std::thread::panicking() {
+            for node in &self.file.nodes {
+                let log = self.cluster_dir().join(format!("node-{}/log", node.id));
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                eprintln!("--- end of {} ---", log.display());
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+/// `shoal` with `SHOAL_NODE_BIN` pointing at the built node.
+pub fn shoal_command() -> Command {
+    let mut command = Command::new(shoal_binary());
+    command
+        .env("SHOAL_NODE_BIN", node_binary())
+        .env_remove("SHOAL_CLUSTER");
+    command
+}
+
+/// Stdout and stderr of a finished command, for failure messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Polls `done` every 20 ms until it holds or `limit` passes.
+pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// Creates a table with a string partition key `pk` and, if given, a number sort key `sk`.
+pub async fn create_table(client: &Client, name: &str, sort: bool) {
+    use shoal_wire::schema::{BillingMode, ScalarType};
+    let mut create = client
+        .create_table(name)
+        .partition_key("pk", ScalarType::S)
+        .billing_mode(BillingMode::PayPerRequest);
+    if sort {
+        create = create.sort_key("sk", ScalarType::N);
+    }
+    create.send().await.expect("create table");
+}
