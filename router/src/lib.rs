@@ -24,12 +24,14 @@
 //! BatchWriteItem by owner), `partition_map` (the cache and its updates from routing errors),
 //! `topology` (nodes and shard ports), `connection` + `pool` (multiplexed TCP), `backoff`,
 //! `config`, `cluster_file` (the TOML cluster file), `error`, `item` (serde conversion
-//! between Rust values and items), `value` (attribute-value conversions for builders).
+//! between Rust values and items), `value` (attribute-value conversions for builders),
+//! `json` (DynamoDB's typed JSON), `gateway` (the HTTP gateway).
 //!
 //! Invariant: a request is retried only when its error kind says so (or a routing error
 //! says where to go instead), a bounded number of times, within the operation timeout; a
 //! write whose outcome is unknown (sent, then the connection failed or timed out) is never
-//! retried blindly. Does not implement the HTTP gateway (the `shoal-router` binary, later).
+//! retried blindly. `gateway` is the DynamoDB-compatible HTTP server of the `shoal-router`
+//! binary, built on the same `Client`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -41,7 +43,9 @@ pub mod config;
 mod connection;
 mod error;
 mod exchange;
+pub mod gateway;
 pub mod item;
+pub mod json;
 mod partition_map;
 mod pool;
 pub mod probe;

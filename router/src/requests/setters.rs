@@ -104,5 +104,11 @@ macro_rules! request_access {
         pub fn into_request(self) -> $t {
             self.request
         }
+
+        /// Replaces the whole request (the HTTP gateway builds requests from JSON).
+        pub fn set_request(mut self, request: $t) -> Self {
+            self.request = request;
+            self
+        }
     };
 }

@@ -1,5 +1,5 @@
 //! The `shoal` command line: argument definitions (`args`), the item and table commands
-//! (`items`, `tables`), JSON conversion (`json`, `base64`) and output (`output`); `run`
+//! (`items`, `tables`), JSON conversion (`json`, `base64`, re-exported from `shoal_router::json`) and output (`output`); `run`
 //! dispatches a parsed command line, the local cluster commands to `crate::local`.
 //!
 //! Invariant: every failure is a [`CliError`] whose first line names DynamoDB's error
@@ -8,9 +8,7 @@
 //! Does not parse `std::env::args` itself (`main` does) so tests can drive it.
 
 pub mod args;
-pub mod base64;
 pub mod items;
-pub mod json;
 pub mod output;
 pub mod tables;
 
@@ -19,6 +17,9 @@ use std::path::PathBuf;
 use shoal_router::Client;
 
 pub use args::{Cli, Command};
+// DynamoDB JSON lives in the router crate, which the HTTP gateway shares.
+pub use shoal_router::json::base64;
+pub use shoal_router::json::value as json;
 
 use crate::local;
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde_json::{Map, Value};
-use shoal_wire::{AttributeValue, Item, Number};
+use shoal_wire::{AttributeValue, Error as WireError, Item, Number};
 
 use super::base64;
 
@@ -72,63 +72,117 @@ fn plain_value(value: &Value) -> Result<AttributeValue, String> {
 }
 
 fn typed_value(value: &Value) -> Result<AttributeValue, String> {
-    let Some((tag, inner)) = value
-        .as_object()
-        .filter(|o| o.len() == 1)
-        .and_then(|o| o.iter().next())
-    else {
-        return Err(format!(
-            "typed value {value} must be an object with one type key"
-        ));
+    typed_value_checked(value).map_err(|e| e.message)
+}
+
+/// A typed JSON value as an attribute value, failing with the kind DynamoDB answers: a
+/// shape JSON cannot express (`{"N": 5}`, bad base64) is a `SerializationException`; a
+/// value without exactly one known type key or a number out of range is a
+/// `ValidationException` with DynamoDB's wording.
+pub fn typed_value_checked(value: &Value) -> Result<AttributeValue, WireError> {
+    let object = value.as_object().ok_or_else(|| {
+        WireError::serialization(format!(
+            "typed value {} must be an object with one type key",
+            short(value)
+        ))
+    })?;
+    let mut entries = object.iter();
+    let (tag, inner) = match (entries.next(), entries.next()) {
+        (Some(entry), None) => entry,
+        (None, _) => {
+            return Err(WireError::validation(
+                "Supplied AttributeValue is empty, must contain exactly one of the supported \
+                 datatypes (typed value must be an object with one type key)",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(WireError::validation(
+                "Supplied AttributeValue has more than one datatypes set, must contain exactly \
+                 one of the supported datatypes (typed value must be an object with one type key)",
+            ));
+        }
     };
     let text = |v: &Value| {
-        v.as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{tag} needs a string, got {v}"))
+        v.as_str().map(str::to_owned).ok_or_else(|| {
+            WireError::serialization(format!("{tag} needs a string, got {}", short(v)))
+        })
     };
-    let list = |v: &Value| {
-        v.as_array()
-            .cloned()
-            .ok_or_else(|| format!("{tag} needs an array, got {v}"))
-    };
+    fn list<'v>(tag: &str, v: &'v Value) -> Result<&'v Vec<Value>, WireError> {
+        v.as_array().ok_or_else(|| {
+            WireError::serialization(format!("{tag} needs an array, got {}", short(v)))
+        })
+    }
+    let number = |v: &Value| Number::parse(&text(v)?).map_err(WireError::from);
+    let binary = |v: &Value| base64::decode(&text(v)?).map_err(WireError::serialization);
     Ok(match tag.as_str() {
         "S" => AttributeValue::S(text(inner)?),
-        "N" => AttributeValue::N(number(&text(inner)?)?),
-        "B" => AttributeValue::B(base64::decode(&text(inner)?)?),
-        "BOOL" => AttributeValue::Bool(inner.as_bool().ok_or("BOOL needs true or false")?),
+        "N" => AttributeValue::N(number(inner)?),
+        "B" => AttributeValue::B(binary(inner)?),
+        "BOOL" => AttributeValue::Bool(
+            inner
+                .as_bool()
+                .ok_or_else(|| WireError::serialization("BOOL needs true or false"))?,
+        ),
         "NULL" => match inner {
             Value::Bool(true) => AttributeValue::Null,
-            _ => return Err("NULL must be true".into()),
+            Value::Bool(false) => {
+                return Err(WireError::validation(
+                    "One or more parameter values were invalid: Null attribute value types \
+                     must have the value of true (NULL must be true)",
+                ));
+            }
+            _ => return Err(WireError::serialization("NULL must be true")),
         },
         "L" => AttributeValue::L(
-            list(inner)?
+            list(tag, inner)?
                 .iter()
-                .map(typed_value)
+                .map(typed_value_checked)
                 .collect::<Result<_, _>>()?,
         ),
         "M" => {
-            let map = inner.as_object().ok_or("M needs an object")?;
+            let map = inner
+                .as_object()
+                .ok_or_else(|| WireError::serialization("M needs an object"))?;
             AttributeValue::M(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), typed_value(v)?)))
-                    .collect::<Result<_, String>>()?,
+                    .map(|(k, v)| Ok((k.clone(), typed_value_checked(v)?)))
+                    .collect::<Result<_, WireError>>()?,
             )
         }
-        "SS" => AttributeValue::Ss(list(inner)?.iter().map(text).collect::<Result<_, _>>()?),
-        "NS" => AttributeValue::Ns(
-            list(inner)?
+        "SS" => AttributeValue::Ss(
+            list(tag, inner)?
                 .iter()
-                .map(|v| number(&text(v)?))
+                .map(text)
+                .collect::<Result<_, _>>()?,
+        ),
+        "NS" => AttributeValue::Ns(
+            list(tag, inner)?
+                .iter()
+                .map(number)
                 .collect::<Result<_, _>>()?,
         ),
         "BS" => AttributeValue::Bs(
-            list(inner)?
+            list(tag, inner)?
                 .iter()
-                .map(|v| base64::decode(&text(v)?))
+                .map(binary)
                 .collect::<Result<_, _>>()?,
         ),
-        other => return Err(format!("unknown attribute type {other}")),
+        other => {
+            return Err(WireError::validation(format!(
+                "Supplied AttributeValue is empty, must contain exactly one of the supported \
+                 datatypes (unknown attribute type {other})"
+            )));
+        }
     })
+}
+
+/// A JSON value cut to a length fit for an error message.
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text,
+    }
 }
 
 /// An item as a JSON object.
