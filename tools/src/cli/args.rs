@@ -73,6 +73,9 @@ pub struct UpArgs {
     /// Page cache per shard, bytes.
     #[arg(long, default_value_t = 64 << 20)]
     pub cache_bytes: usize,
+    /// Do not start the DynamoDB-compatible HTTP gateway (`shoal-router`).
+    #[arg(long)]
+    pub no_gateway: bool,
 }
 
 /// `shoal down`.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use shoal_router::{Client, ClusterFile};
 use shoal_wire::cluster::ReplicaLocation;
 
+use super::gateway;
 use super::layout::Layout;
 use super::process;
 use crate::cli::CliError;
@@ -24,6 +25,9 @@ pub async fn run(cluster_file: &Path) -> Result<(), CliError> {
     let cluster = ClusterFile::load(cluster_file).map_err(CliError::Local)?;
     let local = cluster_file.parent().and_then(|dir| Layout::new(dir).ok());
     println!("cluster {:?} ({})", cluster.name, cluster_file.display());
+    if let Some(gateway) = local.as_ref().and_then(gateway::running) {
+        println!("gateway {} (pid {})", gateway.url, gateway.pid);
+    }
     let (mut up, mut down) = (0, 0);
     for node in &cluster.nodes {
         let pid = local

@@ -1,6 +1,7 @@
 //! `shoal up`: create a local cluster in DIR (configs, cluster file, free ports) or reuse
 //! the one there, start every node that is not running, wait until every shard answers
-//! DescribeCluster, and print the endpoints.
+//! DescribeCluster, start the HTTP gateway (unless `--no-gateway`), and print the endpoints,
+//! the gateway's URL and the `export AWS_...` lines of its credentials.
 //!
 //! Invariant: an existing DIR keeps its cluster file and node configs (its ports and data);
 //! the flags that shape a new cluster are ignored for it. The wait is bounded; a node that
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use shoal_router::{ClusterFile, ClusterNode};
 
+use super::gateway;
 use super::layout::{Layout, node_config_text};
 use super::ports;
 use super::process;
@@ -61,6 +63,10 @@ pub async fn run(args: UpArgs) -> Result<(), CliError> {
     )
     .await?;
     print_endpoints(&layout, &cluster);
+    if !args.no_gateway {
+        let running = gateway::start(&layout, seed())?;
+        gateway::print(&layout, &running)?;
+    }
     Ok(())
 }
 

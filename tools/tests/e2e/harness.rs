@@ -1,6 +1,7 @@
 //! Test clusters: a temporary directory, `shoal up` with the built `shoal-node`, a client
 //! connected to it, the CLI bound to its cluster file, SIGKILL and restart of a node, and a
-//! guard that kills the nodes and removes the directory when the test ends, pass or fail.
+//! guard that kills the nodes (and the gateway, if started) and removes the directory when the
+//! test ends, pass or fail.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -63,8 +64,14 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
-    /// Starts `nodes` nodes of `shards` shards each with `shoal up`.
+    /// Starts `nodes` nodes of `shards` shards each with `shoal up`, without the gateway.
     pub fn start(label: &str, nodes: u32, shards: u16) -> TestCluster {
+        TestCluster::start_with(label, nodes, shards, false)
+    }
+
+    /// Starts `nodes` nodes of `shards` shards each with `shoal up`, and the HTTP gateway
+    /// if `gateway`.
+    pub fn start_with(label: &str, nodes: u32, shards: u16, gateway: bool) -> TestCluster {
         let dir = TempDir::new(label);
         let cluster_dir = dir.0.join("cluster");
         let output = shoal_command()
@@ -81,6 +88,7 @@ impl TestCluster {
                 "--wait-s",
                 &UP_WAIT_S.to_string(),
             ])
+            .args((!gateway).then_some("--no-gateway"))
             .arg("--dir")
             .arg(&cluster_dir)
             .output()
@@ -154,7 +162,13 @@ impl TestCluster {
     /// Restarts stopped nodes with `shoal up` on the same directory.
     pub fn restart(&self) {
         let output = shoal_command()
-            .args(["up", "--wait-s", &UP_WAIT_S.to_string(), "--dir"])
+            .args([
+                "up",
+                "--no-gateway",
+                "--wait-s",
+                &UP_WAIT_S.to_string(),
+                "--dir",
+            ])
             .arg(self.cluster_dir())
             .output()
             .expect("run shoal up");
@@ -168,6 +182,10 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
+        let gateway_pid = std::fs::read_to_string(self.cluster_dir().join("gateway/pid"));
+        if let Ok(pid) = gateway_pid.unwrap_or_default().trim().parse::<i32>() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
         for node in &self.file.nodes {
             if let Some(pid) = self.pid(node.id) {
                 let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
