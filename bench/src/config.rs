@@ -272,14 +272,14 @@ impl WorkloadArgs {
         if self.scan_length_max == 0 {
             return Err("--scan-length-max must be at least 1".into());
         }
-        if self.table.is_empty()
-            || !self
+        let table_ok = (3..=255).contains(&self.table.len())
+            && self
                 .table
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        {
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !table_ok {
             return Err(format!(
-                "--table must be letters, digits, '_', '-', '.', got {:?}",
+                "--table must be 3 to 255 letters, digits, '_', '-' or '.', got {:?}",
                 self.table
             ));
         }
