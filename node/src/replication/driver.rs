@@ -100,6 +100,9 @@ struct Group<O> {
     raw: RawNode<GroupLog>,
     waiting: HashMap<u64, oneshot::Sender<Result<O, ProposeError>>>,
     term_applied: bool,
+    /// The commit index moved without a Ready and the hard state holding it is not yet in
+    /// the WAL: it rides along with the next flush instead of costing a flush of its own.
+    state_unsaved: bool,
 }
 
 struct State<O> {
@@ -218,6 +221,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 raw,
                 waiting: HashMap::new(),
                 term_applied: false,
+                state_unsaved: false,
             },
         );
         wake(&mut st);
@@ -328,25 +332,19 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let mut to_apply: Vec<(u64, Vec<Entry>)> = Vec::new();
         {
             let mut st = self.inner.state.borrow_mut();
-            let wal = self.inner.engine.wal();
             for (group, rd, mut committed) in readies {
                 let g = st.groups.get_mut(&group).expect("group of a ready");
                 let mut light = g.raw.advance(rd);
                 if let Some(commit) = light.commit_index() {
-                    // The commit index moved without a Ready: persist it with the next flush.
-                    // (After a crash before that flush, `open_group` restores it from the
-                    // applied index, which never passes the commit index.)
+                    // The commit index moved without a Ready. Persisting it is not needed
+                    // for safety (after a crash `open_group` restores it from the applied
+                    // index, which never passes it), so it is written lazily: with the next
+                    // records of any group, or at the next tick, never as a flush of its own
+                    // on the write path.
                     let mut hs = g.raw.store().hard_state().clone();
                     hs.commit = commit;
-                    let state = encode_state(&hs, g.raw.store().conf_state());
                     g.raw.mut_store().set_hard_state(hs);
-                    wal.append_now(&Record {
-                        kind: RecordKind::State,
-                        stream: group,
-                        term: g.raw.raft.term,
-                        index: commit,
-                        payload: &state,
-                    })?;
+                    g.state_unsaved = true;
                 }
                 committed.extend(light.take_committed_entries());
                 if !committed.is_empty() {
@@ -375,6 +373,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     ) -> Result<(Vec<(u64, raft::Ready, Vec<Entry>)>, Option<u64>), StorageError> {
         let mut st = self.inner.state.borrow_mut();
         let st = &mut *st;
+        let wal = self.inner.engine.wal();
         while let Some(p) = st.proposals.pop_front() {
             let id = st.next_proposal_id;
             st.next_proposal_id += 1;
@@ -402,7 +401,6 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         for w in st.space_waiters.drain(..) {
             w.wake();
         }
-        let wal = self.inner.engine.wal();
         let mut last_ticket = None;
         let mut readies = Vec::new();
         let mut payload = Vec::new();
@@ -429,6 +427,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
             g.raw.mut_store().append(&entries);
             if let Some(hs) = rd.hs() {
+                g.state_unsaved = false;
                 g.raw.mut_store().set_hard_state(hs.clone());
                 let state = encode_state(hs, g.raw.store().conf_state());
                 last_ticket = Some(wal.append_now(&Record {
@@ -440,6 +439,21 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 })?);
             }
             readies.push((group, rd, committed));
+        }
+        if last_ticket.is_some() || tick {
+            // Lazily saved commit indexes join this flush; nothing waits for them.
+            for (&group, g) in st.groups.iter_mut().filter(|(_, g)| g.state_unsaved) {
+                g.state_unsaved = false;
+                let hs = g.raw.store().hard_state();
+                let state = encode_state(hs, g.raw.store().conf_state());
+                wal.append_now(&Record {
+                    kind: RecordKind::State,
+                    stream: group,
+                    term: hs.term,
+                    index: hs.commit,
+                    payload: &state,
+                })?;
+            }
         }
         Ok((readies, last_ticket))
     }
