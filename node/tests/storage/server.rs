@@ -448,3 +448,86 @@ fn hostile_input_gets_typed_errors_or_a_closed_connection_while_others_are_serve
         good.call(&put("ttt", item(&[("pk", s("a")), ("sk", n(1))])));
     ok.expect("served after hostile input");
 }
+
+/// Runs `shoal-node run` for node 1 of `node`'s cluster file on `data`, expecting it to
+/// refuse to start: returns its stderr.
+fn start_refused(node: &Node, data: &std::path::Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal-node"))
+        .args(["run", "--node-id", "1", "--shards", "1"])
+        .arg("--cluster-file")
+        .arg(node.dir.join("cluster.toml"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--cache-bytes", "16777216"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shoal-node");
+    // A refusal comes within the bind grace period (5 s); a node that starts is killed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("shoal-node started where it must refuse to");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    assert!(!status.success(), "refusal must exit non-zero: {stderr}");
+    stderr
+}
+
+#[test]
+fn start_up_refuses_a_taken_port_and_a_data_directory_it_does_not_own() {
+    let mut node = Node::start(1);
+    // Its port is taken by the running node: a second process refuses loudly (no
+    // SO_REUSEPORT sharing), and the first keeps serving.
+    let other = node.dir.join("other-data");
+    let stderr = start_refused(&node, &other);
+    assert!(stderr.contains("already in use"), "{stderr}");
+    let created = node
+        .conn(0)
+        .call::<_, msg::CreateTableResponse>(&create_table("refusals"));
+    assert!(
+        created.is_ok(),
+        "the first node stops serving: {:?}",
+        created.err()
+    );
+    node.kill();
+
+    // A data directory of another node, or of another data format version, is refused.
+    let data = node.dir.join("data");
+    let identity = data.join("IDENTITY.toml");
+    let original = std::fs::read_to_string(&identity).expect("identity written at start-up");
+    std::fs::write(&identity, original.replace("node_id = 1", "node_id = 7")).expect("edit");
+    let stderr = start_refused(&node, &data);
+    assert!(stderr.contains("belongs to node 7"), "{stderr}");
+    let version = original
+        .lines()
+        .find(|l| l.starts_with("format_version"))
+        .expect("format_version line");
+    std::fs::write(&identity, original.replace(version, "format_version = 999")).expect("edit");
+    let stderr = start_refused(&node, &data);
+    assert!(stderr.contains("data format version 999"), "{stderr}");
+
+    // With its identity back, the node starts on its own data again.
+    std::fs::write(&identity, original).expect("restore");
+    node.spawn(1);
+    let table = node
+        .conn(0)
+        .call::<_, msg::CreateTableResponse>(&create_table("refusals"));
+    assert!(
+        matches!(&table, Err(reply) if kind(reply) == ErrorKind::ResourceInUse),
+        "the table made before the refusals is still there"
+    );
+}
