@@ -550,6 +550,9 @@ class Errors(unittest.TestCase):
             connection.close()
         status, _, _ = raw(b"", {}, method="GET")
         self.assertEqual(status, 200)
+        # Request line and headers are limited to 16 KB.
+        status, _, _ = raw(b"{}", {"X-Padding": "p" * (20 * 1024)})
+        self.assertEqual(status, 431)
 
     def test_gateway_keeps_serving_after_bad_input(self):
         for bad in [b"\xff\xfe", b"null", b"[]", b'{"TableName":', b"\x00" * 100]:
