@@ -46,7 +46,8 @@ pub enum Command {
 /// `shoal-bench run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// shoal://CLUSTER_FILE, shoal://HOST:PORT or redis://HOST:PORT (optionally NAME=URL).
+    /// shoal://CLUSTER_FILE, shoal://HOST:PORT, redis://HOST:PORT or dynamodb+http://HOST:PORT
+    /// (optionally NAME=URL; dynamodb+http signs with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
     #[arg(long)]
     pub target: String,
     #[command(flatten)]

@@ -1,5 +1,6 @@
 //! Targets: parsing `NAME=URL` specs, and one `Session` per load task that executes the
-//! benchmark operations against Shoal (client library) or Redis (RESP over TCP).
+//! benchmark operations against Shoal (client library), Redis (RESP over TCP) or a
+//! DynamoDB-compatible HTTP endpoint (SigV4-signed JSON).
 //!
 //! Record `r` is item `(pk = "<table>-p<r / items_per_partition>", sk = r)` in Shoal and
 //! string key `"<table>:<r>"` in Redis. A scan or query reads consecutive records: in
@@ -8,6 +9,7 @@
 //! message; it never panics on a target's reply.
 //! Does not time operations or choose keys (see `engine`).
 
+pub mod dynamodb;
 pub mod redis;
 pub mod shoal;
 
@@ -39,6 +41,8 @@ pub enum TargetKind {
     Shoal(shoal::ShoalAddress),
     /// `redis://HOST:PORT`.
     Redis(String),
+    /// `dynamodb+http://HOST:PORT`.
+    Dynamo(dynamodb::Endpoint),
 }
 
 /// Parses `URL` or `NAME=URL`; the default name is the URL's scheme.
@@ -49,7 +53,7 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
     };
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(format!(
-            "target {url:?} has no scheme: use shoal://CLUSTER_FILE, shoal://HOST:PORT or redis://HOST:PORT"
+            "target {url:?} has no scheme: use shoal://CLUSTER_FILE, shoal://HOST:PORT, redis://HOST:PORT or dynamodb+http://HOST:PORT"
         ));
     };
     if rest.is_empty() {
@@ -62,14 +66,23 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
             check_host_port(addr).map_err(|e| format!("target {url:?}: {e}"))?;
             TargetKind::Redis(addr.to_string())
         }
-        "dynamodb+http" | "etcd" => {
+        "dynamodb+http" => {
+            let addr = rest.trim_end_matches('/');
+            check_host_port(addr).map_err(|e| format!("target {url:?}: {e}"))?;
+            let credentials = dynamodb::Credentials::from_env()?;
+            TargetKind::Dynamo(dynamodb::Endpoint {
+                addr: addr.to_string(),
+                credentials,
+            })
+        }
+        "etcd" => {
             return Err(format!(
                 "target scheme {scheme}:// is not implemented yet (issue 6)"
             ));
         }
         other => {
             return Err(format!(
-                "unknown target scheme {other:?} in {url:?}: use shoal:// or redis://"
+                "unknown target scheme {other:?} in {url:?}: use shoal://, redis:// or dynamodb+http://"
             ));
         }
     };
@@ -132,12 +145,14 @@ pub enum Found {
 pub enum ThreadTarget {
     Shoal(shoal::ShoalThread),
     Redis(String),
+    Dynamo(dynamodb::Endpoint),
 }
 
 /// One load task's handle on the target.
 pub enum Session {
     Shoal(shoal::ShoalSession),
     Redis(redis::RedisSession),
+    Dynamo(dynamodb::DynamoSession),
 }
 
 /// What every session needs to know about the run.
@@ -173,6 +188,12 @@ impl TargetSpec {
         match &self.kind {
             TargetKind::Shoal(address) => shoal::prepare(address, layout).await,
             TargetKind::Redis(addr) => redis::prepare(addr).await,
+            TargetKind::Dynamo(endpoint) => {
+                dynamodb::DynamoSession::connect(endpoint, layout.clone())
+                    .await?
+                    .prepare()
+                    .await
+            }
             TargetKind::Unknown => Err("target without a kind".into()),
         }
     }
@@ -184,6 +205,7 @@ impl TargetSpec {
                 shoal::ShoalThread::connect(address, op_timeout).await?,
             )),
             TargetKind::Redis(addr) => Ok(ThreadTarget::Redis(addr.clone())),
+            TargetKind::Dynamo(endpoint) => Ok(ThreadTarget::Dynamo(endpoint.clone())),
             TargetKind::Unknown => Err("target without a kind".into()),
         }
     }
@@ -196,6 +218,9 @@ impl ThreadTarget {
             ThreadTarget::Shoal(thread) => Ok(Session::Shoal(thread.session(layout.clone()))),
             ThreadTarget::Redis(addr) => Ok(Session::Redis(
                 redis::RedisSession::connect(addr, layout.clone()).await?,
+            )),
+            ThreadTarget::Dynamo(endpoint) => Ok(Session::Dynamo(
+                dynamodb::DynamoSession::connect(endpoint, layout.clone()).await?,
             )),
         }
     }
@@ -213,6 +238,7 @@ impl Session {
         match self {
             Session::Shoal(s) => s.execute(kind, record, length).await,
             Session::Redis(s) => s.execute(kind, record, length).await,
+            Session::Dynamo(s) => s.execute(kind, record, length).await,
         }
     }
 }

@@ -180,6 +180,32 @@ impl ShoalCluster {
     pub fn url(&self) -> String {
         format!("shoal://{}", self.dir().join("cluster.toml").display())
     }
+
+    /// The gateway's `dynamodb+http://` URL and the AWS variables that sign for it (from the
+    /// credentials file `shoal up` writes).
+    pub fn gateway(&self) -> (String, Vec<(String, String)>) {
+        let port = std::fs::read_to_string(self.dir().join("gateway/port"))
+            .expect("shoal up started a gateway");
+        let credentials = std::fs::read_to_string(self.dir().join("credentials"))
+            .expect("shoal up wrote credentials");
+        let field = |name: &str| {
+            credentials
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == name)
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_else(|| panic!("credentials lack {name}"))
+        };
+        let env = vec![
+            ("AWS_ACCESS_KEY_ID".to_string(), field("aws_access_key_id")),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_string(),
+                field("aws_secret_access_key"),
+            ),
+            ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ];
+        (format!("dynamodb+http://127.0.0.1:{}", port.trim()), env)
+    }
 }
 
 impl Drop for ShoalCluster {
@@ -211,15 +237,36 @@ pub fn text(output: &Output) -> String {
 
 /// Runs `shoal-bench` with `args`.
 pub fn bench(args: &[&str]) -> Output {
-    Command::new(bench_binary())
-        .args(args)
-        .output()
-        .expect("run shoal-bench")
+    bench_env(args, &[])
+}
+
+/// Runs `shoal-bench` with `args` and extra environment variables (and no inherited AWS ones).
+pub fn bench_env(args: &[&str], env: &[(String, String)]) -> Output {
+    let mut command = Command::new(bench_binary());
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    command.args(args).output().expect("run shoal-bench")
 }
 
 /// Runs `shoal-bench run` with `args` plus `--json` into `dir`, asserts success, and returns
 /// the report and the stdout table.
 pub fn run_json(dir: &Path, name: &str, args: &[&str]) -> (Value, String) {
+    run_json_env(dir, name, args, &[])
+}
+
+/// `run_json` with extra environment variables.
+pub fn run_json_env(
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (Value, String) {
     let json = dir.join(format!("{name}.json"));
     let mut all = vec![
         "run",
@@ -228,7 +275,7 @@ pub fn run_json(dir: &Path, name: &str, args: &[&str]) -> (Value, String) {
         json.to_str().expect("UTF-8 path"),
     ];
     all.extend_from_slice(args);
-    let output = bench(&all);
+    let output = bench_env(&all, env);
     assert!(
         output.status.success(),
         "shoal-bench {all:?} failed:\n{}",

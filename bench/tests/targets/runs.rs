@@ -1,7 +1,8 @@
 //! Every workload against Redis and against Shoal; `compare`; `plot`; bad flags.
 
 use crate::harness::{
-    RedisServer, ShoalCluster, TempDir, bench, check_report, num, run_json, text,
+    RedisServer, ShoalCluster, TempDir, bench, bench_env, check_report, num, run_json,
+    run_json_env, text,
 };
 
 /// Measured operations per workload run: enough for every kind of a mix to appear (the
@@ -22,7 +23,7 @@ const WORKLOADS: [(&str, &[&str]); 9] = [
     ("query", &["query"]),
 ];
 
-fn every_workload(url: &str, dir: &TempDir, extra: &[&str]) {
+fn every_workload(url: &str, dir: &TempDir, extra: &[&str], env: &[(String, String)]) {
     for (workload, kinds) in WORKLOADS {
         let table = format!("bench-{workload}");
         let (records, operations) = (RECORDS.to_string(), OPERATIONS.to_string());
@@ -30,7 +31,7 @@ fn every_workload(url: &str, dir: &TempDir, extra: &[&str]) {
         args.extend(["--records", &records, "--operations", &operations]);
         args.extend(["--concurrency", "4", "--seed", "7"]);
         args.extend_from_slice(extra);
-        let (report, table_text) = run_json(&dir.0, workload, &args);
+        let (report, table_text) = run_json_env(&dir.0, workload, &args, env);
         check_report(&report, OPERATIONS, kinds);
         assert_eq!(num(&report, "/load/records"), RECORDS as f64);
         assert_eq!(
@@ -69,14 +70,26 @@ fn every_workload(url: &str, dir: &TempDir, extra: &[&str]) {
 fn redis_every_workload_reports_consistent_counts_and_percentiles() {
     let redis = RedisServer::start("redis-workloads");
     let dir = TempDir::new("redis-workloads-reports");
-    every_workload(&redis.url(), &dir, &[]);
+    every_workload(&redis.url(), &dir, &[], &[]);
 }
 
 #[test]
 fn shoal_every_workload_on_one_node_reports_consistent_counts_and_percentiles() {
     let cluster = ShoalCluster::start("shoal-workloads");
     let dir = TempDir::new("shoal-workloads-reports");
-    every_workload(&cluster.url(), &dir, &["--consistent"]);
+    every_workload(&cluster.url(), &dir, &["--consistent"], &[]);
+}
+
+#[test]
+fn dynamodb_http_every_workload_through_the_shoal_gateway_reports_consistent_counts() {
+    let cluster = ShoalCluster::start("gateway-workloads");
+    let dir = TempDir::new("gateway-workloads-reports");
+    let (url, env) = cluster.gateway();
+    every_workload(&url, &dir, &["--consistent"], &env);
+    // Without credentials the target is refused before anything runs.
+    let output = bench_env(&["run", "--target", &url, "--operations", "1"], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("AWS_ACCESS_KEY_ID"));
 }
 
 #[test]

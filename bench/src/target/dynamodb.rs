@@ -1,0 +1,486 @@
+//! The `dynamodb+http://HOST:PORT` target: any DynamoDB-compatible endpoint (Shoal's gateway,
+//! dynalite, moto) over plain HTTP/1.1 with keep-alive, one connection per load task, each
+//! request signed with AWS Signature Version 4 from `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY` (optionally `AWS_SESSION_TOKEN`) and `AWS_REGION` (default
+//! us-east-1).
+//!
+//! Items have DynamoDB's JSON shape: `pk` (S), `sk` (N), `v` (S, the run's value), laid out
+//! as the Shoal target lays them out, so the two measure the same work.
+//! Invariant: responses are read by `Content-Length` (or to EOF when the server closes)
+//! within `HTTP_RESPONSE_BYTES_MAX`; a non-200 status is an error carrying DynamoDB's
+//! `__type` and message; a broken connection is replaced on the next operation.
+//! Does not do TLS, chunked responses, or retries.
+
+use std::io;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Found, Layout, OpError};
+use crate::workload::OpKind;
+
+/// Largest response accepted.
+const HTTP_RESPONSE_BYTES_MAX: usize = 64 << 20;
+/// Largest response head (status line and headers).
+const HTTP_HEAD_BYTES_MAX: usize = 64 << 10;
+/// Bytes read from the socket at a time.
+const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Longest wait for a created table to become ACTIVE, in polls of `TABLE_POLL`.
+const TABLE_POLLS_MAX: u32 = 300;
+const TABLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Signing credentials, from the environment.
+#[derive(Clone)]
+pub struct Credentials {
+    access_key: String,
+    secret_key: String,
+    session_token: Option<String>,
+    region: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Reads the usual AWS variables.
+    pub fn from_env() -> Result<Credentials, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (Some(access_key), Some(secret_key)) =
+            (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+        else {
+            return Err(
+                "dynamodb+http:// signs requests: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .into(),
+            );
+        };
+        let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+        Ok(Credentials {
+            access_key,
+            secret_key,
+            session_token: var("AWS_SESSION_TOKEN"),
+            region: region.unwrap_or_else(|| "us-east-1".into()),
+        })
+    }
+}
+
+/// Where and as whom.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addr: String,
+    pub credentials: Credentials,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `YYYYMMDD'T'HHMMSS'Z'` of a Unix time (proleptic Gregorian, UTC).
+pub fn amz_date(unix_s: u64) -> String {
+    let days = (unix_s / 86_400) as i64;
+    let secs = unix_s % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    format!("{year:04}{month:02}{day:02}T{h:02}{m:02}{s:02}Z")
+}
+
+/// The headers of one signed POST of `body` with `X-Amz-Target: target`.
+pub fn signed_headers(
+    credentials: &Credentials,
+    host: &str,
+    target: &str,
+    body: &[u8],
+    amz_date: &str,
+) -> Vec<(String, String)> {
+    let date = &amz_date[..8];
+    let content_type = "application/x-amz-json-1.0";
+    let mut headers: Vec<(String, String)> = vec![
+        ("content-type".into(), content_type.into()),
+        ("host".into(), host.into()),
+        ("x-amz-date".into(), amz_date.into()),
+        ("x-amz-target".into(), target.into()),
+    ];
+    if let Some(token) = &credentials.session_token {
+        headers.push(("x-amz-security-token".into(), token.clone()));
+    }
+    headers.sort();
+    let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    let signed = signed.join(";");
+    let payload_hash = hex(&Sha256::digest(body));
+    let canonical = format!("POST\n/\n\n{canonical_headers}\n{signed}\n{payload_hash}");
+    let scope = format!("{date}/{}/dynamodb/aws4_request", credentials.region);
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let k_date = hmac(format!("AWS4{}", credentials.secret_key).as_bytes(), date);
+    let k_region = hmac(&k_date, &credentials.region);
+    let k_service = hmac(&k_region, "dynamodb");
+    let k_signing = hmac(&k_service, "aws4_request");
+    let signature = hex(&hmac(&k_signing, &to_sign));
+    headers.push((
+        "authorization".into(),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
+            credentials.access_key
+        ),
+    ));
+    headers
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Http {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Http {
+    async fn connect(addr: &str) -> io::Result<Http> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Http {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Sends one POST and returns (status, body).
+    async fn post(&mut self, head: &str, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
+        let mut request = Vec::with_capacity(head.len() + body.len());
+        request.extend_from_slice(head.as_bytes());
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).await?;
+        self.buf.clear();
+        let (status, length, head_len) = loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let (status, length) = parse_head(&self.buf[..end])?;
+                break (status, length, end + 4);
+            }
+            if self.buf.len() > HTTP_HEAD_BYTES_MAX {
+                return Err(io::Error::other("HTTP response head too large"));
+            }
+            self.read_more().await?;
+        };
+        // Bounded: each pass reads at least one byte, up to HTTP_RESPONSE_BYTES_MAX.
+        match length {
+            Some(length) => {
+                if length > HTTP_RESPONSE_BYTES_MAX {
+                    return Err(io::Error::other(format!("response of {length} bytes")));
+                }
+                while self.buf.len() < head_len + length {
+                    self.read_more().await?;
+                }
+                Ok((status, self.buf[head_len..head_len + length].to_vec()))
+            }
+            None => {
+                while self.read_more().await.is_ok() {}
+                Ok((status, self.buf[head_len..].to_vec()))
+            }
+        }
+    }
+
+    async fn read_more(&mut self) -> io::Result<()> {
+        if self.buf.len() > HTTP_RESPONSE_BYTES_MAX {
+            return Err(io::Error::other("HTTP response too large"));
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + READ_CHUNK_BYTES, 0);
+        let n = self.stream.read(&mut self.buf[len..]).await?;
+        self.buf.truncate(len + n);
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Status code and Content-Length of a response head.
+fn parse_head(head: &[u8]) -> io::Result<(u16, Option<usize>)> {
+    let text =
+        std::str::from_utf8(head).map_err(|_| io::Error::other("response head not UTF-8"))?;
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut length = None;
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                return Err(io::Error::other("chunked responses are not supported"));
+            }
+        }
+    }
+    Ok((status, length))
+}
+
+/// One task's connection (also used once to create the table).
+pub struct DynamoSession {
+    endpoint: Endpoint,
+    conn: Option<Http>,
+    layout: Layout,
+}
+
+impl DynamoSession {
+    /// Connects one task.
+    pub async fn connect(endpoint: &Endpoint, layout: Layout) -> Result<DynamoSession, String> {
+        let conn = Http::connect(&endpoint.addr)
+            .await
+            .map_err(|e| format!("connect to {}: {e}", endpoint.addr))?;
+        Ok(DynamoSession {
+            endpoint: endpoint.clone(),
+            conn: Some(conn),
+            layout,
+        })
+    }
+
+    /// Calls `operation` with `body`; Ok(response JSON) on HTTP 200.
+    async fn call(&mut self, operation: &str, body: &Value) -> Result<Value, OpError> {
+        let body = serde_json::to_vec(body).expect("JSON values serialise");
+        let target = format!("DynamoDB_20120810.{operation}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let headers = signed_headers(
+            &self.endpoint.credentials,
+            &self.endpoint.addr,
+            &target,
+            &body,
+            &amz_date(now),
+        );
+        let mut head = String::from("POST / HTTP/1.1\r\n");
+        for (name, value) in &headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        if self.conn.is_none() {
+            let conn = Http::connect(&self.endpoint.addr).await;
+            self.conn = Some(conn.map_err(|e| OpError(format!("reconnect: {e}")))?);
+        }
+        let conn = self.conn.as_mut().expect("connected just above");
+        let (status, response) = match conn.post(&head, &body).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.conn = None;
+                return Err(OpError(e.to_string()));
+            }
+        };
+        let value: Value = serde_json::from_slice(&response).unwrap_or(Value::Null);
+        if status != 200 {
+            let kind = value["__type"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('#')
+                .next()
+                .unwrap_or("");
+            let message = value["message"]
+                .as_str()
+                .or(value["Message"].as_str())
+                .unwrap_or("");
+            return Err(OpError(format!("HTTP {status} {kind}: {message}")));
+        }
+        Ok(value)
+    }
+
+    fn partition_key(&self, partition: u64) -> String {
+        format!("{}-p{partition:010}", self.layout.table)
+    }
+
+    fn key(&self, record: u64) -> Value {
+        let pk = self.partition_key(record / self.layout.items_per_partition);
+        json!({"pk": {"S": pk}, "sk": {"N": record.to_string()}})
+    }
+
+    /// Creates the table if missing and waits until it is ACTIVE.
+    pub async fn prepare(&mut self) -> Result<(), String> {
+        let table = self.layout.table.clone();
+        let create = json!({
+            "TableName": table,
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"}
+            ],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"}
+            ],
+            "BillingMode": "PAY_PER_REQUEST"
+        });
+        match self.call("CreateTable", &create).await {
+            Ok(_) => {}
+            Err(OpError(e)) if e.contains("ResourceInUseException") => {}
+            Err(OpError(e)) => return Err(format!("create table {table}: {e}")),
+        }
+        for _ in 0..TABLE_POLLS_MAX {
+            let described = self
+                .call("DescribeTable", &json!({"TableName": table}))
+                .await;
+            let described = described.map_err(|OpError(e)| format!("describe {table}: {e}"))?;
+            if described["Table"]["TableStatus"] == "ACTIVE" {
+                return Ok(());
+            }
+            tokio::time::sleep(TABLE_POLL).await;
+        }
+        Err(format!(
+            "table {table} not ACTIVE after {TABLE_POLLS_MAX} polls"
+        ))
+    }
+
+    /// Executes one operation.
+    pub async fn execute(
+        &mut self,
+        kind: OpKind,
+        record: u64,
+        length: u64,
+    ) -> Result<Found, OpError> {
+        match kind {
+            OpKind::Read => self.read(record).await,
+            OpKind::Update | OpKind::Insert => self.write(record).await,
+            OpKind::Rmw => {
+                self.read(record).await?;
+                self.write(record).await
+            }
+            OpKind::Scan => {
+                let per = self.layout.items_per_partition;
+                let end = record + length.max(1);
+                let mut read = 0;
+                // Bounded: one query per partition covering record..end.
+                for partition in record / per..=(end - 1) / per {
+                    let from = record.max(partition * per);
+                    let to = end.min((partition + 1) * per);
+                    read += self.query(partition, from, to - from).await?;
+                }
+                Ok(if read > 0 { Found::Yes } else { Found::No })
+            }
+            OpKind::Query => {
+                let from = record * self.layout.items_per_partition;
+                let n = self
+                    .query(record, from, u64::from(self.layout.page_size))
+                    .await?;
+                Ok(if n > 0 { Found::Yes } else { Found::No })
+            }
+        }
+    }
+
+    async fn read(&mut self, record: u64) -> Result<Found, OpError> {
+        let body = json!({
+            "TableName": self.layout.table,
+            "Key": self.key(record),
+            "ConsistentRead": self.layout.consistent
+        });
+        let got = self.call("GetItem", &body).await?;
+        Ok(if got.get("Item").is_some_and(Value::is_object) {
+            Found::Yes
+        } else {
+            Found::No
+        })
+    }
+
+    async fn write(&mut self, record: u64) -> Result<Found, OpError> {
+        let mut item = self.key(record);
+        let value = String::from_utf8_lossy(&self.layout.value).into_owned();
+        item["v"] = json!({"S": value});
+        self.call(
+            "PutItem",
+            &json!({"TableName": self.layout.table, "Item": item}),
+        )
+        .await?;
+        Ok(Found::Yes)
+    }
+
+    async fn query(&mut self, partition: u64, from: u64, limit: u64) -> Result<u64, OpError> {
+        let body = json!({
+            "TableName": self.layout.table,
+            "KeyConditionExpression": "pk = :p AND sk >= :s",
+            "ExpressionAttributeValues": {
+                ":p": {"S": self.partition_key(partition)},
+                ":s": {"N": from.to_string()}
+            },
+            "Limit": limit,
+            "ConsistentRead": self.layout.consistent
+        });
+        let page = self.call("Query", &body).await?;
+        Ok(page["Count"].as_u64().unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_as_amz_dates() {
+        assert_eq!(amz_date(0), "19700101T000000Z");
+        assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+        assert_eq!(amz_date(951_782_400), "20000229T000000Z");
+    }
+
+    #[test]
+    fn signature_matches_the_aws_example() {
+        // AWS's SigV4 documentation example key, signing a DynamoDB ListTables request.
+        let credentials = Credentials {
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            session_token: None,
+            region: "us-east-1".into(),
+        };
+        let headers = signed_headers(
+            &credentials,
+            "dynamodb.us-east-1.amazonaws.com",
+            "DynamoDB_20120810.ListTables",
+            b"{}",
+            "20150830T123600Z",
+        );
+        let auth = &headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .unwrap()
+            .1;
+        assert!(auth.starts_with(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/dynamodb/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="
+        ));
+        assert_eq!(auth.rsplit('=').next().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn response_heads_parse() {
+        let (status, length) =
+            parse_head(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 12\r\nX: y").unwrap();
+        assert_eq!((status, length), (400, Some(12)));
+        assert!(parse_head(b"garbage").is_err());
+    }
+}
