@@ -181,6 +181,15 @@ impl ShoalCluster {
         format!("shoal://{}", self.dir().join("cluster.toml").display())
     }
 
+    /// The first client port of node 1 (its only shard).
+    pub fn client_port(&self) -> u16 {
+        let file = std::fs::read_to_string(self.dir().join("cluster.toml")).expect("cluster file");
+        file.lines()
+            .find_map(|l| l.trim().strip_prefix("client_port_base = "))
+            .and_then(|p| p.trim().parse().ok())
+            .expect("cluster file names client_port_base")
+    }
+
     /// The gateway's `dynamodb+http://` URL and the AWS variables that sign for it (from the
     /// credentials file `shoal up` writes).
     pub fn gateway(&self) -> (String, Vec<(String, String)>) {

@@ -78,6 +78,29 @@ fn shoal_every_workload_on_one_node_reports_consistent_counts_and_percentiles() 
     let cluster = ShoalCluster::start("shoal-workloads");
     let dir = TempDir::new("shoal-workloads-reports");
     every_workload(&cluster.url(), &dir, &["--consistent"], &[]);
+    // The same node named by its client port instead of the cluster file.
+    let url = format!("shoal://127.0.0.1:{}", cluster.client_port());
+    let args = [
+        "--target",
+        &url,
+        "--workload",
+        "get",
+        "--table",
+        "bench-get",
+        "--records",
+        "200",
+    ];
+    let (report, _) = run_json(
+        &dir.0,
+        "by-port",
+        &[&args[..], &["--skip-load", "--operations", "100"]].concat(),
+    );
+    check_report(&report, 100, &["read"]);
+    assert_eq!(
+        num(&report, "/ops/read/not_found"),
+        0.0,
+        "the loaded records are found"
+    );
 }
 
 #[test]
