@@ -359,7 +359,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 /// `YYYYMMDDTHHMMSSZ` → Unix seconds.
 pub fn parse_amz_date(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    // ASCII first: the slices below must fall on character boundaries.
+    if !text.is_ascii() || b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
     }
     let digits = |range: std::ops::Range<usize>| -> Option<i64> {
@@ -601,6 +602,8 @@ mod tests {
             "20151330T123600Z",
             "2015083OT123600Z",
             "20150830T123600ZZ",
+            "201\u{e9}508T123600Z",
+            "20150830T1\u{e9}300Z",
         ] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
