@@ -241,7 +241,10 @@ impl Failure {
                     "__type": "com.amazon.coral.service#RequestEntityTooLarge",
                     "message": format!("Request body exceeds {BODY_SIZE_MAX} bytes"),
                 });
-                (StatusCode::PAYLOAD_TOO_LARGE, body.to_string().into_bytes())
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    serde_json::to_vec(&body).expect("a JSON value always serialises"),
+                )
             }
             Failure::Service(error) => error_body(&error),
         }
@@ -288,7 +291,10 @@ pub(crate) fn error_body(error: &Error) -> (StatusCode, Vec<u8>) {
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Value::Object(body).to_string().into_bytes())
+    (
+        status,
+        serde_json::to_vec(&Value::Object(body)).expect("a JSON value always serialises"),
+    )
 }
 
 async fn answer(gateway: &Gateway, request: Request<Incoming>) -> Result<Vec<u8>, Failure> {
@@ -338,7 +344,7 @@ async fn answer(gateway: &Gateway, request: Request<Incoming>) -> Result<Vec<u8>
         .map_err(|e| WireError::serialization(format!("Request body is not valid JSON: {e}")))?;
     tracing::debug!(operation, "request");
     let answer = operations::run(&gateway.client, operation, &json).await?;
-    Ok(answer.to_string().into_bytes())
+    Ok(serde_json::to_vec(&answer).expect("a JSON value always serialises"))
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, Failure> {
