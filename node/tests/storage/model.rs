@@ -83,7 +83,7 @@ fn config() -> EngineConfig {
         flush_bytes_max: 32 * 1024,
         pending_bytes_max: 256 * 1024,
         record_size_max: 128 * 1024,
-        spare_segments_max: 1,
+        spare_segments_max: 2,
     };
     c
 }

@@ -310,6 +310,78 @@ fn truncated_segments_are_recycled_and_stale_records_never_replay() {
 }
 
 #[test]
+fn segments_freed_together_never_look_like_log_after_reopen() {
+    // Regression: several segments freed by one truncation became spares; the newest was
+    // reused first, and an older spare kept its valid header and name, so recovery took it
+    // for the start of the log and refused to open ("a later flush records batch N as
+    // durable"). Freed segments must never be read as log again, across several rounds of
+    // freeing and reuse, and across a crash.
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("open");
+        let mut last = 0;
+        for round in 0..8 {
+            // A segment holds 15 one-block flushes: first three segments' worth, so one
+            // truncation frees two at once, then one segment per round, so the newest
+            // spare is reused each time and the oldest would stay behind.
+            let appends = if round == 0 { 45 } else { 15 };
+            for _ in 0..appends {
+                last += 1;
+                wal.append_durable(&entry(5, last, &payload(5, last)))
+                    .await
+                    .expect("append");
+            }
+            wal.truncate_prefix(5, last - 10, 1).expect("truncate");
+            wal.sync().await.expect("sync");
+            // Housekeeping runs after a flush.
+            last += 1;
+            wal.append_durable(&entry(5, last, &payload(5, last)))
+                .await
+                .expect("append");
+        }
+        assert!(wal.stats().segments_recycled > 0, "{:?}", wal.stats());
+        wal.close().await.expect("close");
+        let (wal, seen) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("reopen after a clean close");
+        assert_eq!(
+            seen.iter().filter(|r| r.0 == 5).map(|r| r.1).max(),
+            Some(last)
+        );
+        // And after a crash at a point where spares exist.
+        for i in 1..=500u64 {
+            wal.append_durable(&entry(5, last + i, &payload(5, last + i)))
+                .await
+                .expect("append");
+        }
+        last += 500;
+        wal.truncate_prefix(5, last - 10, 1).expect("truncate");
+        wal.sync().await.expect("sync");
+        wal.append_durable(&entry(7, 1, b"after"))
+            .await
+            .expect("append");
+        disk.crash(7);
+        let disk = disk.after_crash();
+        let (wal, seen) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("reopen after a crash");
+        assert!(
+            seen.iter().any(|r| r.0 == 7),
+            "an acknowledged record is lost"
+        );
+        for (s, i, p) in &seen {
+            if *s == 5 {
+                assert_eq!(*p, payload(5, *i), "stale or wrong record replayed");
+            }
+        }
+        wal.close().await.expect("close");
+    });
+}
+
+#[test]
 fn failed_write_stops_the_log_for_good() {
     run(|| async {
         let disk = SimDisk::new();

@@ -31,7 +31,7 @@ use super::format::{
 };
 use super::index::{LogIndex, RecordLoc, StreamIndex};
 use super::recovery::{RecoveryReport, recover};
-use super::segment::{create_segment, recycle_segment, segment_path};
+use super::segment::{create_segment, recycle_segment, segment_path, spare_name};
 use crate::storage::error::StorageError;
 use crate::storage::io::{BLOCK_SIZE, Disk, File, IO_SIZE_MAX, Latch, align_up, sync_dir};
 
@@ -749,12 +749,27 @@ impl<D: Disk> Shared<D> {
                 }
                 st.index.remove_segment(seq);
                 st.segments.remove(&seq);
-                freed.push(segment_path(&self.dir, seq));
+                freed.push(seq);
             }
         }
         if freed.is_empty() {
             return Ok(());
         }
+        // Oldest first, each rename durable before the next: at any crash point the
+        // segments still named as log are a suffix of the chain, never an old segment
+        // stranded before a gap.
+        let mut spare_paths = Vec::with_capacity(freed.len());
+        for seq in freed {
+            let from = segment_path(&self.dir, seq);
+            let to = self.dir.join(spare_name(seq));
+            self.disk
+                .rename(&from, &to)
+                .await
+                .map_err(|e| self.latch.trip("rename", &from, &e))?;
+            sync_dir(&self.disk, &self.dir, &self.latch).await?;
+            spare_paths.push(to);
+        }
+        let freed = spare_paths;
         let excess = {
             let mut st = self.state.borrow_mut();
             st.spares.extend(freed);

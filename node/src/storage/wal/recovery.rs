@@ -26,7 +26,9 @@ use super::format::{
     decode_segment_header, segment_seed,
 };
 use super::index::RecordLoc;
-use super::segment::{is_temp_segment_name, parse_segment_name, read_range, segment_path};
+use super::segment::{
+    is_spare_name, is_temp_segment_name, parse_segment_name, read_range, segment_path,
+};
 use crate::storage::error::StorageError;
 use crate::storage::io::{BLOCK_SIZE, Disk, File, Latch};
 
@@ -392,7 +394,11 @@ pub async fn recover<D: Disk>(
     seqs.sort_unstable();
     let mut scanner = ChainScanner::new();
     let mut chain: Vec<(u64, File<D>)> = Vec::new();
-    let mut spares = Vec::new();
+    let mut spares: Vec<PathBuf> = names
+        .iter()
+        .filter(|n| is_spare_name(n))
+        .map(|n| dir.join(n))
+        .collect();
     for &seq in &seqs {
         let path = segment_path(dir, seq);
         let file = File::open(disk, &path, false, latch).await?;

@@ -3,8 +3,10 @@
 //! A segment is ready for appends once its file has its full size, its header block names
 //! its sequence number, and both the data and the directory entry are durable. New segments
 //! are zero-filled under a `.tmp` name and renamed into place, so a crash mid-fill leaves
-//! only a temporary file that recovery deletes. Recycled segments are renamed to the new
-//! sequence number first and get a new header; their stale records carry the old
+//! only a temporary file that recovery deletes. A freed segment is renamed to a spare name
+//! at once (durably, oldest first), so whatever the crash point, the files named as log are
+//! a suffix of the chain. Recycled spares are renamed to the new sequence number first and
+//! get a new header; their stale records carry the old
 //! generation's checksum seed and can never be mistaken for new ones. Zero-filling (rather
 //! than fallocate) keeps every steady-state fdatasync a pure data flush (RUNTIME-NOTES
 //! pitfall 21).
@@ -32,6 +34,19 @@ pub fn parse_segment_name(name: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
+}
+
+/// File name of a freed segment kept for reuse. Freed segments leave the `wal-*.log`
+/// namespace, so recovery can never take a spare's stale (but valid) flushes for log.
+pub fn spare_name(seq: u64) -> String {
+    format!("spare-{seq:020}.wal")
+}
+
+/// Whether `name` is a spare segment (see [`spare_name`]).
+pub fn is_spare_name(name: &str) -> bool {
+    name.strip_prefix("spare-")
+        .and_then(|rest| rest.strip_suffix(".wal"))
+        .is_some_and(|digits| digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Whether `name` is a leftover temporary segment.
@@ -167,5 +182,8 @@ mod tests {
         assert_eq!(parse_segment_name("wal-42.log"), None);
         assert_eq!(parse_segment_name("wal-0000000000000000004x.log"), None);
         assert!(is_temp_segment_name("wal-00000000000000000001.tmp"));
+        assert!(is_spare_name(&spare_name(7)));
+        assert_eq!(parse_segment_name(&spare_name(7)), None);
+        assert!(!is_temp_segment_name(&spare_name(7)));
     }
 }
