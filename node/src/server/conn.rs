@@ -24,6 +24,8 @@ use super::shard::Shard;
 
 /// Bytes read from the socket at a time.
 const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Answers gathered into one send, bytes (a large answer still goes whole).
+const WRITE_BATCH_BYTES: usize = 64 << 10;
 /// Answers queued for the writer before request tasks wait.
 const ANSWERS_QUEUED_MAX: usize = 1024;
 
@@ -35,18 +37,24 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let (mut reader, mut writer) = stream.split();
     let (tx, rx) = local_channel::new_bounded::<Vec<u8>>(ANSWERS_QUEUED_MAX);
     let writer_task = glommio::spawn_local(async move {
+        // Answers that are ready together leave in one send: glommio's stream writes each
+        // `write_all` with its own syscall, and a pass of the raft loop completes many
+        // requests of one connection at once.
+        let mut batch = Vec::with_capacity(WRITE_BATCH_BYTES);
         while let Some(frame) = rx.recv().await {
-            if writer.write_all(&frame).await.is_err() {
-                break;
-            }
-            // Coalesce whatever else is ready into the same flush.
-            while let Some(Some(more)) = rx.recv().now_or_never() {
-                if writer.write_all(&more).await.is_err() {
-                    return;
+            batch.clear();
+            batch.extend_from_slice(&frame);
+            while batch.len() < WRITE_BATCH_BYTES {
+                match rx.recv().now_or_never() {
+                    Some(Some(more)) => batch.extend_from_slice(&more),
+                    _ => break,
                 }
             }
-            if writer.flush().await.is_err() {
+            if writer.write_all(&batch).await.is_err() || writer.flush().await.is_err() {
                 break;
+            }
+            if batch.capacity() > WRITE_BATCH_BYTES * 4 {
+                batch = Vec::with_capacity(WRITE_BATCH_BYTES);
             }
         }
     });
