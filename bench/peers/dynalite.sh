@@ -5,7 +5,7 @@
 #   bench/peers/dynalite.sh stop NAME
 #
 # Install once with: npm install -g dynalite. Data lives in $SHOAL_PEERS_DIR/NAME/db.
-# (shoal-bench has no dynamodb+http:// target yet.)
+# The printed URL is a shoal-bench target (any AWS_ACCESS_KEY_ID/SECRET will do).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -5,7 +5,7 @@
 #   bench/peers/etcd.sh stop NAME
 #
 # Member i (0..2) serves clients on BASE_PORT+2i and peers on BASE_PORT+2i+1. etcd fsyncs
-# its WAL before acknowledging, like Shoal. (shoal-bench has no etcd:// target yet.)
+# its WAL before acknowledging, like Shoal. The printed URL is a shoal-bench target.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

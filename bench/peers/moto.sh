@@ -5,7 +5,7 @@
 #   bench/peers/moto.sh stop NAME
 #
 # Install once with: pip install 'moto[server]'. Memory only.
-# (shoal-bench has no dynamodb+http:// target yet.)
+# The printed URL is a shoal-bench target (any AWS_ACCESS_KEY_ID/SECRET will do).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -6,28 +6,17 @@
 //!
 //! Items have DynamoDB's JSON shape: `pk` (S), `sk` (N), `v` (S, the run's value), laid out
 //! as the Shoal target lays them out, so the two measure the same work.
-//! Invariant: responses are read by `Content-Length` (or to EOF when the server closes)
-//! within `HTTP_RESPONSE_BYTES_MAX`; a non-200 status is an error carrying DynamoDB's
-//! `__type` and message; a broken connection is replaced on the next operation.
-//! Does not do TLS, chunked responses, or retries.
+//! Invariant: a non-200 status is an error carrying DynamoDB's `__type` and message; a
+//! broken connection is replaced on the next operation (HTTP itself: `http`).
+//! Does not do TLS or retries.
 
-use std::io;
-
+use super::http::Http;
+use super::{Found, Layout, OpError};
+use crate::workload::OpKind;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use super::{Found, Layout, OpError};
-use crate::workload::OpKind;
-
-/// Largest response accepted.
-const HTTP_RESPONSE_BYTES_MAX: usize = 64 << 20;
-/// Largest response head (status line and headers).
-const HTTP_HEAD_BYTES_MAX: usize = 64 << 10;
-/// Bytes read from the socket at a time.
-const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Longest wait for a created table to become ACTIVE, in polls of `TABLE_POLL`.
 const TABLE_POLLS_MAX: u32 = 300;
 const TABLE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
@@ -152,99 +141,6 @@ pub fn signed_headers(
         ),
     ));
     headers
-}
-
-/// One keep-alive HTTP/1.1 connection.
-struct Http {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Http {
-    async fn connect(addr: &str) -> io::Result<Http> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        Ok(Http {
-            stream,
-            buf: Vec::new(),
-        })
-    }
-
-    /// Sends one POST and returns (status, body).
-    async fn post(&mut self, head: &str, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
-        let mut request = Vec::with_capacity(head.len() + body.len());
-        request.extend_from_slice(head.as_bytes());
-        request.extend_from_slice(body);
-        self.stream.write_all(&request).await?;
-        self.buf.clear();
-        let (status, length, head_len) = loop {
-            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let (status, length) = parse_head(&self.buf[..end])?;
-                break (status, length, end + 4);
-            }
-            if self.buf.len() > HTTP_HEAD_BYTES_MAX {
-                return Err(io::Error::other("HTTP response head too large"));
-            }
-            self.read_more().await?;
-        };
-        // Bounded: each pass reads at least one byte, up to HTTP_RESPONSE_BYTES_MAX.
-        match length {
-            Some(length) => {
-                if length > HTTP_RESPONSE_BYTES_MAX {
-                    return Err(io::Error::other(format!("response of {length} bytes")));
-                }
-                while self.buf.len() < head_len + length {
-                    self.read_more().await?;
-                }
-                Ok((status, self.buf[head_len..head_len + length].to_vec()))
-            }
-            None => {
-                while self.read_more().await.is_ok() {}
-                Ok((status, self.buf[head_len..].to_vec()))
-            }
-        }
-    }
-
-    async fn read_more(&mut self) -> io::Result<()> {
-        if self.buf.len() > HTTP_RESPONSE_BYTES_MAX {
-            return Err(io::Error::other("HTTP response too large"));
-        }
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK_BYTES, 0);
-        let n = self.stream.read(&mut self.buf[len..]).await?;
-        self.buf.truncate(len + n);
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "server closed the connection",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Status code and Content-Length of a response head.
-fn parse_head(head: &[u8]) -> io::Result<(u16, Option<usize>)> {
-    let text =
-        std::str::from_utf8(head).map_err(|_| io::Error::other("response head not UTF-8"))?;
-    let mut lines = text.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
-    let mut length = None;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                return Err(io::Error::other("chunked responses are not supported"));
-            }
-        }
-    }
-    Ok((status, length))
 }
 
 /// One task's connection (also used once to create the table).
@@ -474,13 +370,5 @@ mod tests {
              SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="
         ));
         assert_eq!(auth.rsplit('=').next().unwrap().len(), 64);
-    }
-
-    #[test]
-    fn response_heads_parse() {
-        let (status, length) =
-            parse_head(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 12\r\nX: y").unwrap();
-        assert_eq!((status, length), (400, Some(12)));
-        assert!(parse_head(b"garbage").is_err());
     }
 }

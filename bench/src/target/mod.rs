@@ -1,6 +1,6 @@
 //! Targets: parsing `NAME=URL` specs, and one `Session` per load task that executes the
-//! benchmark operations against Shoal (client library), Redis (RESP over TCP) or a
-//! DynamoDB-compatible HTTP endpoint (SigV4-signed JSON).
+//! benchmark operations against Shoal (client library), Redis (RESP over TCP), a
+//! DynamoDB-compatible HTTP endpoint (SigV4-signed JSON) or etcd (v3 JSON gateway).
 //!
 //! Record `r` is item `(pk = "<table>-p<r / items_per_partition>", sk = r)` in Shoal and
 //! string key `"<table>:<r>"` in Redis. A scan or query reads consecutive records: in
@@ -10,6 +10,8 @@
 //! Does not time operations or choose keys (see `engine`).
 
 pub mod dynamodb;
+pub mod etcd;
+pub mod http;
 pub mod redis;
 pub mod shoal;
 
@@ -43,6 +45,8 @@ pub enum TargetKind {
     Redis(String),
     /// `dynamodb+http://HOST:PORT`.
     Dynamo(dynamodb::Endpoint),
+    /// `etcd://HOST:PORT[,HOST:PORT...]`.
+    Etcd(Vec<String>),
 }
 
 /// Parses `URL` or `NAME=URL`; the default name is the URL's scheme.
@@ -53,7 +57,7 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
     };
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(format!(
-            "target {url:?} has no scheme: use shoal://CLUSTER_FILE, shoal://HOST:PORT, redis://HOST:PORT or dynamodb+http://HOST:PORT"
+            "target {url:?} has no scheme: use shoal://CLUSTER_FILE, shoal://HOST:PORT, redis://HOST:PORT, dynamodb+http://HOST:PORT or etcd://HOST:PORT"
         ));
     };
     if rest.is_empty() {
@@ -76,13 +80,19 @@ pub fn parse_target(text: &str) -> Result<TargetSpec, String> {
             })
         }
         "etcd" => {
-            return Err(format!(
-                "target scheme {scheme}:// is not implemented yet (issue 6)"
-            ));
+            let addrs: Vec<String> = rest
+                .trim_end_matches('/')
+                .split(',')
+                .map(str::to_string)
+                .collect();
+            for addr in &addrs {
+                check_host_port(addr).map_err(|e| format!("target {url:?}: {e}"))?;
+            }
+            TargetKind::Etcd(addrs)
         }
         other => {
             return Err(format!(
-                "unknown target scheme {other:?} in {url:?}: use shoal://, redis:// or dynamodb+http://"
+                "unknown target scheme {other:?} in {url:?}: use shoal://, redis://, dynamodb+http:// or etcd://"
             ));
         }
     };
@@ -146,6 +156,8 @@ pub enum ThreadTarget {
     Shoal(shoal::ShoalThread),
     Redis(String),
     Dynamo(dynamodb::Endpoint),
+    /// The endpoints and the next one to hand out (tasks go round-robin).
+    Etcd(Vec<String>, std::cell::Cell<usize>),
 }
 
 /// One load task's handle on the target.
@@ -153,6 +165,7 @@ pub enum Session {
     Shoal(shoal::ShoalSession),
     Redis(redis::RedisSession),
     Dynamo(dynamodb::DynamoSession),
+    Etcd(etcd::EtcdSession),
 }
 
 /// What every session needs to know about the run.
@@ -194,6 +207,7 @@ impl TargetSpec {
                     .prepare()
                     .await
             }
+            TargetKind::Etcd(addrs) => etcd::prepare(addrs, layout).await,
             TargetKind::Unknown => Err("target without a kind".into()),
         }
     }
@@ -206,6 +220,7 @@ impl TargetSpec {
             )),
             TargetKind::Redis(addr) => Ok(ThreadTarget::Redis(addr.clone())),
             TargetKind::Dynamo(endpoint) => Ok(ThreadTarget::Dynamo(endpoint.clone())),
+            TargetKind::Etcd(addrs) => Ok(ThreadTarget::Etcd(addrs.clone(), Default::default())),
             TargetKind::Unknown => Err("target without a kind".into()),
         }
     }
@@ -222,6 +237,13 @@ impl ThreadTarget {
             ThreadTarget::Dynamo(endpoint) => Ok(Session::Dynamo(
                 dynamodb::DynamoSession::connect(endpoint, layout.clone()).await?,
             )),
+            ThreadTarget::Etcd(addrs, next) => {
+                let addr = &addrs[next.get() % addrs.len()];
+                next.set(next.get() + 1);
+                Ok(Session::Etcd(
+                    etcd::EtcdSession::connect(addr, layout.clone()).await?,
+                ))
+            }
         }
     }
 }
@@ -239,6 +261,7 @@ impl Session {
             Session::Shoal(s) => s.execute(kind, record, length).await,
             Session::Redis(s) => s.execute(kind, record, length).await,
             Session::Dynamo(s) => s.execute(kind, record, length).await,
+            Session::Etcd(s) => s.execute(kind, record, length).await,
         }
     }
 }

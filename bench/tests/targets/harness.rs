@@ -143,6 +143,82 @@ impl Drop for RedisServer {
     }
 }
 
+/// A one-member etcd on free loopback ports; killed on drop.
+pub struct EtcdServer {
+    pub port: u16,
+    child: Child,
+    _dir: TempDir,
+}
+
+/// POSTs `body` to `path` on 127.0.0.1:`port` (Connection: close) and returns the response.
+fn http_post(port: u16, path: &str, body: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+impl EtcdServer {
+    /// Starts etcd and waits until it accepts a write (it has elected itself leader).
+    pub fn start(label: &str) -> EtcdServer {
+        let dir = TempDir::new(label);
+        let (port, peer) = (free_port(), free_port());
+        let client_url = format!("http://127.0.0.1:{port}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let child = Command::new("etcd")
+            .args(["--name", "m0", "--data-dir"])
+            .arg(dir.0.join("data"))
+            .args([
+                "--listen-client-urls",
+                &client_url,
+                "--advertise-client-urls",
+                &client_url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
+            .args(["--initial-cluster", &format!("m0={peer_url}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start etcd ({e}): install it (apt-get install etcd-server)")
+            });
+        let server = EtcdServer {
+            port,
+            child,
+            _dir: dir,
+        };
+        let up = wait_for(START_WAIT, || {
+            http_post(port, "/v3/kv/put", r#"{"key":"cmVhZHk=","value":"eQ=="}"#)
+                .is_some_and(|r| r.starts_with("HTTP/1.1 200") && r.contains("header"))
+        });
+        assert!(up, "etcd on port {port} did not accept a write");
+        server
+    }
+
+    /// The target URL.
+    pub fn url(&self) -> String {
+        format!("etcd://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A one-node, one-shard Shoal cluster from `shoal up`; its processes are killed by PID
 /// (every `*/pid` file under its directory) on drop.
 pub struct ShoalCluster {

@@ -1,7 +1,7 @@
 //! Every workload against Redis and against Shoal; `compare`; `plot`; bad flags.
 
 use crate::harness::{
-    RedisServer, ShoalCluster, TempDir, bench, bench_env, check_report, num, run_json,
+    EtcdServer, RedisServer, ShoalCluster, TempDir, bench, bench_env, check_report, num, run_json,
     run_json_env, text,
 };
 
@@ -71,6 +71,13 @@ fn redis_every_workload_reports_consistent_counts_and_percentiles() {
     let redis = RedisServer::start("redis-workloads");
     let dir = TempDir::new("redis-workloads-reports");
     every_workload(&redis.url(), &dir, &[], &[]);
+}
+
+#[test]
+fn etcd_every_workload_reports_consistent_counts_and_percentiles() {
+    let etcd = EtcdServer::start("etcd-workloads");
+    let dir = TempDir::new("etcd-workloads-reports");
+    every_workload(&etcd.url(), &dir, &[], &[]);
 }
 
 #[test]
