@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::replication::transport::tls::TlsFiles;
 use crate::storage::EngineConfig;
 
 /// Largest shard count per node.
@@ -39,6 +40,10 @@ pub struct NodeConfig {
     /// Limits of the client listener.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Certificates of the replication transport (mutual TLS between nodes). Required when
+    /// the cluster has more than one node.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
 }
 
 /// Storage settings of each shard.

@@ -1,6 +1,6 @@
 //! `shoal-node`: the storage node binary. `run` serves a node; the storage engine's tools
 //! are `stress` (kill-and-verify torture), `fsck` (offline verification) and
-//! `bench-storage`.
+//! `bench-storage`; `dev-certs` mints development certificates for the replication transport.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shoal_node::cmd::{bench_storage, stress};
 use shoal_node::config::NodeConfig;
+use shoal_node::replication::transport::certs::ensure_dev_certs;
+use shoal_node::replication::transport::tls::check_cluster_name;
 use shoal_node::server::start::run_node;
 use shoal_node::storage::fsck::{Severity, fsck_data_dir};
 
@@ -91,6 +93,20 @@ enum Cmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Mints development certificates for the replication transport: a cluster CA (kept if
+    /// DIR already holds one) and a certificate per node, named node<ID>.<CLUSTER>. For
+    /// local clusters and tests; production brings its own CA.
+    DevCerts {
+        /// Directory for ca.pem, ca.key, node-<ID>.pem and node-<ID>.key.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Cluster name (as in the cluster file).
+        #[arg(long)]
+        cluster: String,
+        /// Node ids to issue certificates for.
+        #[arg(long, value_delimiter = ',', required = true)]
+        nodes: Vec<u32>,
+    },
     /// Measures the storage engine (and the disk under it) on one shard.
     BenchStorage {
         /// Scratch directory (on the disk to measure).
@@ -172,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         storage: Default::default(),
                         raft: Default::default(),
                         limits: Default::default(),
+                        tls: None,
                     }
                 }
             };
@@ -275,6 +292,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Cmd::DevCerts {
+            dir,
+            cluster,
+            nodes,
+        } => {
+            check_cluster_name(&cluster)?;
+            let written = ensure_dev_certs(&dir, &cluster, &nodes).map_err(anyhow::Error::msg)?;
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            if written.is_empty() {
+                println!("{} already holds every certificate", dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::BenchStorage {
             dir,

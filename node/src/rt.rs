@@ -11,8 +11,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-pub use glommio::TaskQueueHandle;
 use glommio::{Latency, LocalExecutorBuilder, Placement, Shares};
+pub use glommio::{Task, TaskQueueHandle};
 
 /// Shares of the foreground queue (client requests, log flushes).
 pub const FOREGROUND_SHARES: usize = 1000;
@@ -44,6 +44,11 @@ pub fn create_queues() -> Queues {
             "bg",
         ),
     }
+}
+
+/// Spawns a task on the current executor's current queue; dropping the handle cancels it.
+pub fn spawn<T: 'static>(fut: impl Future<Output = T> + 'static) -> Task<T> {
+    glommio::spawn_local(fut)
 }
 
 /// Spawns a task on the current executor's current queue and lets it run on its own.

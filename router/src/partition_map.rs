@@ -116,6 +116,26 @@ impl TableRoute {
         })
     }
 
+    /// The route aimed at the replica after the current target of the partition covering
+    /// `hash` (in replica order, wrapping): where to go when the target cannot be reached.
+    /// `None` for a partition with a single replica.
+    pub fn with_next_replica(&self, hash: u64) -> Option<TableRoute> {
+        let index = self.partitions.iter().position(|p| p.covers(hash))?;
+        let entry = &self.partitions[index];
+        if entry.replicas.len() < 2 {
+            return None;
+        }
+        let current = Self::target(entry)?;
+        let at = entry
+            .replicas
+            .iter()
+            .position(|r| *r == current)
+            .unwrap_or(0);
+        let mut route = self.clone();
+        route.partitions[index].leader = Some(entry.replicas[(at + 1) % entry.replicas.len()]);
+        Some(route)
+    }
+
     /// The route with `leader` as the leader of the partition covering `hash`, if it is one
     /// of that partition's replicas.
     pub fn with_leader(&self, hash: u64, leader: ReplicaLocation) -> Option<TableRoute> {

@@ -222,9 +222,13 @@ impl Client {
         hash: Option<u64>,
     ) {
         let Some(service) = error.service() else {
-            // The shard could not be reached: its partitions may have moved.
             if matches!(error, Error::Transport { .. } | Error::Timeout { .. }) {
-                self.forget_route(table_name, seen);
+                // The leader may be down: its partition's next replica knows (or elects) the
+                // new one. A single replica's partition may have moved: fetch the map again.
+                match hash.and_then(|h| seen.with_next_replica(h)) {
+                    Some(route) => self.replace_route(table_name, seen, route),
+                    None => self.forget_route(table_name, seen),
+                }
             }
             return;
         };

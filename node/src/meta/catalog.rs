@@ -68,8 +68,15 @@ pub fn table_of_group(group: u64) -> TableId {
     TableId(group >> PARTITION_INDEX_BITS)
 }
 
+/// Replicas per partition when the cluster has enough nodes.
+pub const REPLICATION_FACTOR: usize = 3;
+
 /// Places `count` partitions of `table` over `shards` ((node, shard) pairs, in order),
-/// splitting the hash space evenly: partition `i` lives on `shards[i % shards.len()]`.
+/// splitting the hash space evenly. Partition `i`'s first replica (its initial leader) is
+/// `shards[i % shards.len()]`; the others are the same shard index on the next nodes in
+/// order (wrapping), so the replicas of a partition sit on different nodes and their raft
+/// traffic never crosses a core (RUNTIME-NOTES §2.5). A cluster of fewer than
+/// [`REPLICATION_FACTOR`] nodes gives each partition one replica per node.
 pub fn place_partitions(
     table: TableId,
     count: u32,
@@ -77,22 +84,36 @@ pub fn place_partitions(
     epoch: Epoch,
 ) -> Vec<PartitionMapEntry> {
     let count = count.clamp(1, TABLE_PARTITIONS_MAX);
+    let mut nodes: Vec<(u32, u16)> = Vec::new();
+    for &(node, _) in shards {
+        match nodes.iter_mut().find(|(n, _)| *n == node) {
+            Some((_, count)) => *count += 1,
+            None => nodes.push((node, 1)),
+        }
+    }
+    let factor = REPLICATION_FACTOR.min(nodes.len());
     (0..count)
         .map(|i| {
             let (start, end) =
                 shoal_wire::key::scan_segment_hash_range(i, count).expect("i < count, count > 0");
             let (node, shard) = shards[i as usize % shards.len()];
-            let replica = ReplicaLocation {
-                node: NodeId(node),
-                shard: ShardId(shard),
-            };
+            let first = nodes.iter().position(|(n, _)| *n == node).expect("listed");
+            let replicas: Vec<ReplicaLocation> = (0..factor)
+                .map(|k| {
+                    let (n, shard_count) = nodes[(first + k) % nodes.len()];
+                    ReplicaLocation {
+                        node: NodeId(n),
+                        shard: ShardId(shard % shard_count),
+                    }
+                })
+                .collect();
             PartitionMapEntry {
                 table,
                 partition: shoal_wire::cluster::PartitionId(partition_group(table, i)),
                 hash_start: start,
                 hash_end: end,
-                replicas: vec![replica],
-                leader: Some(replica),
+                leader: Some(replicas[0]),
+                replicas,
                 epoch,
             }
         })
@@ -179,5 +200,28 @@ mod tests {
         assert_eq!(parts[3].leader.map(|l| l.node), Some(NodeId(1)));
         assert!(parts.iter().all(|p| p.check().is_ok()));
         assert_eq!(table_of_group(parts[2].partition.0), TableId(3));
+        // Two nodes: every partition has a replica on each, at a shard the node has.
+        let nodes: Vec<Vec<(u32, u16)>> = parts
+            .iter()
+            .map(|p| p.replicas.iter().map(|r| (r.node.0, r.shard.0)).collect())
+            .collect();
+        assert_eq!(nodes[1], vec![(1, 1), (2, 0)]);
+        assert_eq!(nodes[2], vec![(2, 0), (1, 0)]);
+    }
+
+    #[test]
+    fn three_replicas_on_three_different_nodes_at_the_same_shard() {
+        let shards: Vec<(u32, u16)> = (1..=4).flat_map(|n| (0..2).map(move |s| (n, s))).collect();
+        let parts = place_partitions(TableId(1), 8, &shards, Epoch(1));
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(p.replicas.len(), REPLICATION_FACTOR);
+            let mut nodes: Vec<u32> = p.replicas.iter().map(|r| r.node.0).collect();
+            assert_eq!(p.leader, Some(p.replicas[0]));
+            assert_eq!((p.replicas[0].node.0, p.replicas[0].shard.0), shards[i]);
+            assert!(p.replicas.iter().all(|r| r.shard == p.replicas[0].shard));
+            nodes.sort_unstable();
+            nodes.dedup();
+            assert_eq!(nodes.len(), REPLICATION_FACTOR, "{p:?}");
+        }
     }
 }

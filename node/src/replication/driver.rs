@@ -24,11 +24,13 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
-use raft::prelude::Entry;
+use raft::prelude::{Entry, Message, MessageType};
 use raft::{Config, RawNode, StateRole};
 
+use super::envelope::{decode_batch, encode_batch};
 use super::log_store::{GroupLog, encode_entry, encode_state};
 use super::logger::raft_logger;
+use super::transport::{Lane, SendError, ShardAddr, Transport, TransportEvent};
 use crate::storage::io::Disk;
 use crate::storage::wal::{Record, RecordKind};
 use crate::storage::{Engine, StorageError};
@@ -37,6 +39,11 @@ use crate::storage::{Engine, StorageError};
 pub const PROPOSALS_QUEUED_MAX: usize = 65_536;
 /// Entries applied per group per pass (keeps one busy group from starving the loop).
 const APPLY_BATCH_MAX: usize = 4096;
+/// Peer messages queued for the next pass before the receiver waits.
+const INBOX_MESSAGES_MAX: usize = 65_536;
+/// Entries a leader keeps for a lagging follower after a checkpoint made them redundant
+/// here; beyond it the log is compacted anyway and that follower needs a snapshot.
+const FOLLOWER_LAG_KEPT_MAX: u64 = 100_000;
 
 /// What applies committed entries: the partition or metadata state machine.
 #[allow(async_fn_in_trait)]
@@ -90,6 +97,10 @@ pub struct DriverConfig {
     pub heartbeat_ticks: usize,
 }
 
+type ReadWaiter = oneshot::Sender<Result<(), ProposeError>>;
+/// Called with the id of a group a peer sent messages for that is not open here.
+type UnknownGroupHook = Box<dyn Fn(u64)>;
+
 struct Proposal<O> {
     group: u64,
     data: Vec<u8>,
@@ -98,6 +109,8 @@ struct Proposal<O> {
 
 struct Group<O> {
     raw: RawNode<GroupLog>,
+    /// Voters when opened: a lone voter's leadership needs no confirmation.
+    voters: usize,
     waiting: HashMap<u64, oneshot::Sender<Result<O, ProposeError>>>,
     term_applied: bool,
     /// The commit index moved without a Ready and the hard state holding it is not yet in
@@ -108,6 +121,20 @@ struct Group<O> {
 struct State<O> {
     groups: BTreeMap<u64, Group<O>>,
     proposals: VecDeque<Proposal<O>>,
+    /// Peers' messages, stepped at the start of the next pass: never between a group's
+    /// `ready` and its `advance` (raft-rs forbids a follower new messages in between).
+    inbox: Vec<(u64, Message)>,
+    /// Peers reported unreachable since the last pass.
+    unreachable: Vec<u64>,
+    /// Strongly consistent reads waiting for a ReadIndex round, by group.
+    reads_queued: Vec<(u64, ReadWaiter)>,
+    /// ReadIndex rounds in flight: context → group and waiters.
+    reads_in_flight: HashMap<u64, (u64, Vec<ReadWaiter>)>,
+    /// Rounds a quorum confirmed: group, read index, waiters (answered once applied).
+    reads_confirmed: Vec<(u64, u64, Vec<ReadWaiter>)>,
+    next_read_ctx: u64,
+    /// A planned stop: hand every led group to a follower.
+    transferring: bool,
     next_proposal_id: u64,
     waker: Option<Waker>,
     space_waiters: Vec<Waker>,
@@ -118,6 +145,9 @@ struct State<O> {
 
 struct Inner<D: Disk, M: StateMachine> {
     config: DriverConfig,
+    shard: u16,
+    transport: Option<Rc<Transport>>,
+    unknown_group: RefCell<Option<UnknownGroupHook>>,
     engine: Engine<D>,
     machine: M,
     logger: slog::Logger,
@@ -138,17 +168,34 @@ impl<D: Disk, M: StateMachine> Clone for RaftDriver<D, M> {
 }
 
 impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
-    /// A driver over `engine` applying through `machine`; call [`RaftDriver::run`] in a task.
-    pub fn new(config: DriverConfig, engine: Engine<D>, machine: M, shard: u16) -> Self {
+    /// A driver over `engine` applying through `machine`; call [`RaftDriver::run`] in a task
+    /// (and [`RaftDriver::receive`] in another when there is a transport to peers).
+    pub fn new(
+        config: DriverConfig,
+        engine: Engine<D>,
+        machine: M,
+        shard: u16,
+        transport: Option<Rc<Transport>>,
+    ) -> Self {
         Self {
             inner: Rc::new(Inner {
                 config,
+                shard,
+                transport,
+                unknown_group: RefCell::new(None),
                 engine,
                 machine,
                 logger: raft_logger(config.replica_id, shard),
                 state: RefCell::new(State {
                     groups: BTreeMap::new(),
                     proposals: VecDeque::new(),
+                    inbox: Vec::new(),
+                    unreachable: Vec::new(),
+                    reads_queued: Vec::new(),
+                    reads_in_flight: HashMap::new(),
+                    reads_confirmed: Vec::new(),
+                    next_read_ctx: 1,
+                    transferring: false,
                     next_proposal_id: 1,
                     waker: None,
                     space_waiters: Vec::new(),
@@ -210,7 +257,10 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let logger = self.inner.logger.new(slog::o!("group" => group));
         let mut raw = RawNode::new(&config, log, &logger)
             .map_err(|e| StorageError::Invalid(format!("open raft group {group}: {e}")))?;
-        if voters == [c.replica_id] {
+        // A lone voter campaigns at once; a new group's first voter too, so a fresh table
+        // gets a leader without waiting for an election timeout.
+        let fresh = raw.raft.raft_log.last_index() == 0 && raw.raft.term == 0;
+        if voters == [c.replica_id] || (fresh && voters.first() == Some(&c.replica_id)) {
             raw.campaign()
                 .map_err(|e| StorageError::Invalid(format!("campaign in group {group}: {e}")))?;
         }
@@ -219,6 +269,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             group,
             Group {
                 raw,
+                voters: voters.len(),
                 waiting: HashMap::new(),
                 term_applied: false,
                 state_unsaved: false,
@@ -240,6 +291,26 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             group,
             leader: Some(g.raw.raft.leader_id).filter(|&l| l != 0),
         })
+    }
+
+    /// Waits until a strongly consistent read of `group` may be served here: this replica
+    /// leads and has applied an entry of its term (see [`RaftDriver::read_ready`]), a quorum
+    /// confirmed that leadership after the read arrived (raft's ReadIndex: a deposed leader
+    /// that has not heard of its successor yet cannot pass), and it has applied up to the
+    /// commit index of that moment. A lone voter needs no round.
+    pub async fn read_barrier(&self, group: u64) -> Result<(), ProposeError> {
+        self.read_ready(group)?;
+        let rx = {
+            let mut st = self.inner.state.borrow_mut();
+            if st.groups.get(&group).is_some_and(|g| g.voters <= 1) {
+                return Ok(());
+            }
+            let (tx, rx) = oneshot::channel();
+            st.reads_queued.push((group, tx));
+            wake(&mut st);
+            rx
+        };
+        rx.await.unwrap_or(Err(ProposeError::Dropped(group)))
     }
 
     /// Proposes `data` to `group` and waits until it is committed and applied.
@@ -277,6 +348,33 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         rx.await.unwrap_or(Err(ProposeError::Dropped(group)))
     }
 
+    /// Before a planned stop: hands the leadership of every group this replica leads (with
+    /// peers) to its most caught-up follower, and waits until none is led here or `limit`
+    /// passes. Clients then follow `NotLeader` hints instead of waiting out an election.
+    /// Returns how many groups are still led here.
+    pub async fn transfer_leaderships(&self, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.transferring = true;
+            wake(&mut st);
+        }
+        loop {
+            let leading = self
+                .inner
+                .state
+                .borrow()
+                .groups
+                .values()
+                .filter(|g| g.voters > 1 && g.raw.raft.state == StateRole::Leader)
+                .count();
+            if leading == 0 || Instant::now() >= deadline {
+                return leading;
+            }
+            crate::rt::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Stops the loop after the current pass; pending proposals fail.
     pub fn close(&self) {
         let mut st = self.inner.state.borrow_mut();
@@ -311,6 +409,9 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             let mut st = self.inner.state.borrow_mut();
             let ready = st.closing
                 || !st.proposals.is_empty()
+                || !st.reads_queued.is_empty()
+                || !st.inbox.is_empty()
+                || !st.unreachable.is_empty()
                 || st.groups.values().any(|g| g.raw.has_ready());
             if ready {
                 Poll::Ready(())
@@ -325,16 +426,28 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
 
     /// One pass: proposals, ticks, persist every Ready with one fsync, advance, apply.
     async fn pass(&self, tick: bool) -> Result<(), StorageError> {
-        let (readies, last_ticket) = self.collect_readies(tick)?;
+        let (mut readies, last_ticket) = self.collect_readies(tick)?;
         if let Some(ticket) = last_ticket {
             self.inner.engine.wal().wait_durable(ticket).await?;
         }
+        // Votes and acknowledgements promise what is now on disk (pitfall 18).
+        let persisted: Vec<(u64, Message)> = readies
+            .iter_mut()
+            .flat_map(|(group, rd, _)| {
+                let group = *group;
+                rd.take_persisted_messages()
+                    .into_iter()
+                    .map(move |m| (group, m))
+            })
+            .collect();
+        let mut outbox = persisted;
         let mut to_apply: Vec<(u64, Vec<Entry>)> = Vec::new();
         {
             let mut st = self.inner.state.borrow_mut();
             for (group, rd, mut committed) in readies {
                 let g = st.groups.get_mut(&group).expect("group of a ready");
                 let mut light = g.raw.advance(rd);
+                outbox.extend(light.take_messages().into_iter().map(|m| (group, m)));
                 if let Some(commit) = light.commit_index() {
                     // The commit index moved without a Ready. Persisting it is not needed
                     // for safety (after a crash `open_group` restores it from the applied
@@ -352,6 +465,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 }
             }
         }
+        self.send(outbox);
         for (group, entries) in to_apply {
             for chunk in entries.chunks(APPLY_BATCH_MAX) {
                 self.apply_entries(group, chunk).await?;
@@ -360,6 +474,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 g.raw.advance_apply();
             }
         }
+        answer_reads(&mut self.inner.state.borrow_mut());
         self.compact_after_checkpoint()?;
         Ok(())
     }
@@ -371,9 +486,14 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         &self,
         tick: bool,
     ) -> Result<(Vec<(u64, raft::Ready, Vec<Entry>)>, Option<u64>), StorageError> {
-        let mut st = self.inner.state.borrow_mut();
-        let st = &mut *st;
+        let mut guard = self.inner.state.borrow_mut();
+        let st = &mut *guard;
         let wal = self.inner.engine.wal();
+        step_inbox(st);
+        start_read_rounds(st);
+        if st.transferring {
+            start_transfers(st, self.inner.config.replica_id);
+        }
         while let Some(p) = st.proposals.pop_front() {
             let id = st.next_proposal_id;
             st.next_proposal_id += 1;
@@ -404,6 +524,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let mut last_ticket = None;
         let mut readies = Vec::new();
         let mut payload = Vec::new();
+        let mut outbox = Vec::new();
         for (&group, g) in st.groups.iter_mut() {
             if tick {
                 g.raw.tick();
@@ -412,6 +533,14 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 continue;
             }
             let mut rd = g.raw.ready();
+            for rs in rd.take_read_states() {
+                let ctx = proposal_id(&rs.request_ctx).unwrap_or(0);
+                if let Some((group, waiters)) = st.reads_in_flight.remove(&ctx) {
+                    st.reads_confirmed.push((group, rs.index, waiters));
+                }
+            }
+            // A leader's appends and heartbeats may leave before its own fsync (§3.1).
+            outbox.extend(rd.take_messages().into_iter().map(|m| (group, m)));
             let committed = rd.take_committed_entries();
             let entries = rd.take_entries();
             for e in &entries {
@@ -455,6 +584,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 })?;
             }
         }
+        drop(guard);
+        self.send(outbox);
         Ok((readies, last_ticket))
     }
 
@@ -501,6 +632,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             let Some(g) = st.groups.get_mut(&group) else {
                 continue;
             };
+            let index = compaction_point(&g.raw, index);
             if let Some(term) = g.raw.mut_store().compact(index) {
                 self.inner
                     .engine
@@ -509,6 +641,107 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
         }
         Ok(())
+    }
+
+    /// Sends raft messages to their peers: one transport message per destination and lane.
+    fn send(&self, outbox: Vec<(u64, Message)>) {
+        if outbox.is_empty() {
+            return;
+        }
+        let Some(transport) = &self.inner.transport else {
+            tracing::warn!(
+                count = outbox.len(),
+                "raft messages for peers but no transport"
+            );
+            return;
+        };
+        let mut batches: BTreeMap<(u64, bool), Vec<(u64, Message)>> = BTreeMap::new();
+        for (group, msg) in outbox {
+            batches
+                .entry((msg.to, is_control(msg.get_msg_type())))
+                .or_default()
+                .push((group, msg));
+        }
+        for ((to, control), batch) in batches {
+            let lane = if control { Lane::Control } else { Lane::Raft };
+            let addr = ShardAddr {
+                node: to as u32,
+                shard: self.inner.shard,
+            };
+            match transport.send(addr, lane, &encode_batch(&batch)) {
+                Ok(()) => {}
+                Err(SendError::Unreachable(_)) => self.report_unreachable(to),
+                Err(e) => tracing::debug!(to, "raft messages dropped: {e}"),
+            }
+        }
+    }
+
+    /// Tells every group (at the next pass) that messages to `peer` were lost, so leaders
+    /// probe it again.
+    fn report_unreachable(&self, peer: u64) {
+        let mut st = self.inner.state.borrow_mut();
+        if !st.unreachable.contains(&peer) {
+            st.unreachable.push(peer);
+        }
+        wake(&mut st);
+    }
+
+    /// Sets what is called with the id of a group a peer sent messages for that this shard
+    /// has not opened (the shard may have to open it: a new partition it replicates).
+    pub fn on_unknown_group(&self, f: impl Fn(u64) + 'static) {
+        *self.inner.unknown_group.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// Receives peers' raft messages and steps them into their groups; runs until the
+    /// driver closes. Without a transport it returns at once.
+    pub async fn receive(&self) {
+        let Some(transport) = self.inner.transport.clone() else {
+            return;
+        };
+        loop {
+            let event = transport.next_event().await;
+            if self.inner.state.borrow().closing {
+                return;
+            }
+            match event {
+                TransportEvent::Message { from, payload, .. } => match decode_batch(&payload) {
+                    Ok(batch) => self.step_all(batch).await,
+                    Err(e) => tracing::warn!(?from, "bad raft batch: {e}"),
+                },
+                TransportEvent::Unreachable(addr) => self.report_unreachable(addr.node as u64),
+            }
+        }
+    }
+
+    /// Queues a peer's messages for the next pass; reports groups this shard has not
+    /// opened. Waits while the queue is full (the transport then stops reading, and QUIC
+    /// flow control slows the peer).
+    async fn step_all(&self, batch: Vec<(u64, Message)>) {
+        while self.inner.state.borrow().inbox.len() >= INBOX_MESSAGES_MAX {
+            crate::rt::sleep(Duration::from_millis(1)).await;
+        }
+        let me = self.inner.config.replica_id;
+        let mut unknown = Vec::new();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            for (group, msg) in batch {
+                if msg.to != me {
+                    continue;
+                }
+                if !st.groups.contains_key(&group) {
+                    unknown.push(group);
+                    continue;
+                }
+                st.inbox.push((group, msg));
+            }
+            wake(&mut st);
+        }
+        unknown.dedup();
+        if let Some(f) = &*self.inner.unknown_group.borrow() {
+            for group in unknown {
+                f(group);
+            }
+        }
     }
 
     fn fail_all_waiting(&self) {
@@ -528,10 +761,133 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     }
 }
 
+/// Asks every led group with peers to transfer leadership to the follower that has
+/// replicated the most (raft aborts a transfer that does not finish within an election
+/// timeout; the next pass asks again).
+fn start_transfers<O>(st: &mut State<O>, me: u64) {
+    for g in st.groups.values_mut() {
+        let raft = &g.raw.raft;
+        if g.voters <= 1 || raft.state != StateRole::Leader || raft.lead_transferee.is_some() {
+            continue;
+        }
+        let best = raft
+            .prs()
+            .iter()
+            .filter(|(id, _)| **id != me)
+            .max_by_key(|(_, pr)| pr.matched)
+            .map(|(id, _)| *id);
+        if let Some(to) = best {
+            g.raw.transfer_leader(to);
+        }
+    }
+}
+
+/// Starts one ReadIndex round per group for the reads queued since the last pass; reads of
+/// a group this replica no longer leads fail at once.
+fn start_read_rounds<O>(st: &mut State<O>) {
+    let mut by_group: BTreeMap<u64, Vec<ReadWaiter>> = BTreeMap::new();
+    for (group, tx) in st.reads_queued.drain(..) {
+        by_group.entry(group).or_default().push(tx);
+    }
+    for (group, waiters) in by_group {
+        let Some(g) = st.groups.get_mut(&group) else {
+            waiters
+                .into_iter()
+                .for_each(|tx| drop(tx.send(Err(ProposeError::NoGroup(group)))));
+            continue;
+        };
+        if g.raw.raft.state != StateRole::Leader {
+            let leader = Some(g.raw.raft.leader_id).filter(|&l| l != 0);
+            for tx in waiters {
+                let _ = tx.send(Err(ProposeError::NotLeader { group, leader }));
+            }
+            continue;
+        }
+        let ctx = st.next_read_ctx;
+        st.next_read_ctx += 1;
+        g.raw.read_index(ctx.to_le_bytes().to_vec());
+        st.reads_in_flight.insert(ctx, (group, waiters));
+    }
+}
+
+/// Answers confirmed reads whose group has applied up to their read index; fails rounds of
+/// groups that lost leadership (raft drops their pending ReadIndex requests).
+fn answer_reads<O>(st: &mut State<O>) {
+    let groups = &st.groups;
+    st.reads_confirmed.retain_mut(|(group, index, waiters)| {
+        let applied = groups.get(group).map(|g| g.raw.raft.raft_log.applied);
+        match applied {
+            Some(applied) if applied < *index => true,
+            Some(_) => {
+                waiters.drain(..).for_each(|tx| drop(tx.send(Ok(()))));
+                false
+            }
+            None => false,
+        }
+    });
+    st.reads_in_flight.retain(|_, (group, waiters)| {
+        let Some(g) = groups.get(group) else {
+            return false;
+        };
+        if g.raw.raft.state == StateRole::Leader {
+            return true;
+        }
+        let leader = Some(g.raw.raft.leader_id).filter(|&l| l != 0);
+        for tx in waiters.drain(..) {
+            let _ = tx.send(Err(ProposeError::NotLeader {
+                group: *group,
+                leader,
+            }));
+        }
+        false
+    });
+}
+
+/// Steps queued peer messages into their groups and reports unreachable peers.
+fn step_inbox<O>(st: &mut State<O>) {
+    for peer in st.unreachable.drain(..) {
+        for g in st.groups.values_mut() {
+            g.raw.report_unreachable(peer);
+        }
+    }
+    for (group, msg) in st.inbox.drain(..) {
+        if let Some(g) = st.groups.get_mut(&group)
+            && let Err(e) = g.raw.step(msg)
+        {
+            tracing::debug!(group, "raft step: {e}");
+        }
+    }
+}
+
 fn wake<O>(st: &mut State<O>) {
     if let Some(w) = st.waker.take() {
         w.wake();
     }
+}
+
+/// How far a group's log may be compacted once `checkpointed` is durable in the tree: a
+/// leader keeps what its followers have not replicated yet (up to a bound; past it the
+/// laggard needs a snapshot).
+fn compaction_point(raw: &RawNode<GroupLog>, checkpointed: u64) -> u64 {
+    if raw.raft.state != StateRole::Leader {
+        return checkpointed;
+    }
+    let slowest = raw
+        .raft
+        .prs()
+        .iter()
+        .map(|(_, pr)| pr.matched)
+        .min()
+        .unwrap_or(checkpointed);
+    checkpointed.min(slowest.max(checkpointed.saturating_sub(FOLLOWER_LAG_KEPT_MAX)))
+}
+
+/// Whether a message travels on the control lane (ahead of bulk appends).
+fn is_control(t: MessageType) -> bool {
+    !matches!(
+        t,
+        MessageType::MsgAppend | MessageType::MsgAppendResponse | MessageType::MsgSnapshot
+    )
 }
 
 fn proposal_id(context: &[u8]) -> Option<u64> {

@@ -1,11 +1,14 @@
 //! Replication: every partition (and the cluster metadata) is a raft group, driven by the
 //! shard that hosts it, with the shard's write-ahead log as the raft log of all its groups.
 //!
-//! Invariant: only `driver.rs` calls into the `raft` crate. In this stage every group has a
-//! single replica; adding peers adds a transport, not a new write path.
+//! Invariant: only `driver.rs` (and `envelope.rs`, which encodes raft messages for the
+//! transport) call into the `raft` crate. A group has one replica per node listed in its
+//! partition's replicas; peers talk over `transport` (QUIC, mutual TLS).
 
 pub mod driver;
+mod envelope;
 pub mod log_store;
 mod logger;
+pub mod transport;
 
 pub use driver::{DriverConfig, ProposeError, RaftDriver, StateMachine};

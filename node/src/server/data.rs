@@ -2,10 +2,12 @@
 //!
 //! For every request: resolve the table in the catalog (refreshing the copy once if the table
 //! is unknown or the client's map epoch is newer), validate fully (`exec::prepare_*`), find
-//! the partition that holds the key's hash and check this shard leads it (else answer
-//! `WrongShard` carrying the fresh map entry: the shard never forwards data requests). Writes
-//! are proposed to the partition's raft group and answered once applied; reads wait until the
-//! group may serve them and read the engine directly.
+//! the partition that holds the key's hash and check this shard holds one of its replicas
+//! (else answer `WrongShard` carrying the fresh map entry: the shard never forwards data
+//! requests). Writes are proposed to the partition's raft group and answered once applied;
+//! reads wait until the group may serve them and read the engine directly. A replica that
+//! does not lead answers `NotLeader` naming the leader raft knows, so clients follow
+//! leadership without asking the metadata group.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ use crate::exec::{self, BatchWriteProposal, BatchWriteResponse};
 use crate::meta::catalog::TableRecord;
 use crate::replication::ProposeError;
 
-/// Longest a read waits for its partition's leader to become readable (election included).
+/// Longest a request waits for its partition's leader to be known (election included).
 const READ_READY_WAIT_MAX: Duration = Duration::from_secs(5);
 
 /// A failed request: a plain error, or an error reply with payload (a `WrongShard` entry).
@@ -86,10 +88,16 @@ fn here(shard: &Shard) -> ReplicaLocation {
     }
 }
 
-/// The partition holding `hash` if this shard leads it; else a `WrongShard` reply.
+/// Whether this shard holds a replica of the partition `entry` describes.
+fn hosts(shard: &Shard, entry: &PartitionMapEntry) -> bool {
+    entry.replicas.contains(&here(shard))
+}
+
+/// The partition holding `hash` if this shard holds one of its replicas (its group open);
+/// else a `WrongShard` reply. Whether this replica leads is the raft group's to say.
 async fn owned(shard: &Shard, record: &TableRecord, hash: u64) -> Result<u64, Fail> {
     let entry = record.partition_for(hash);
-    if entry.leader != Some(here(shard)) {
+    if !hosts(shard, entry) {
         return Err(wrong_shard(entry));
     }
     let group = entry.partition.0;
@@ -110,16 +118,61 @@ fn wrong_shard(entry: &PartitionMapEntry) -> Fail {
     Fail::Reply(Box::new(reply))
 }
 
-/// Waits (bounded) until this shard's replica of `group` may serve consistent reads.
+/// A `NotLeader` error naming the replica that leads `group`, when raft knows it (the
+/// replicas of a partition share the shard index, so the leader's node names it).
+fn not_leader(shard: &Shard, leader: Option<u64>) -> Error {
+    let hint = leader
+        .filter(|&l| l != u64::from(shard.node_id) && l != 0)
+        .map(|l| ReplicaLocation {
+            node: NodeId(l as u32),
+            shard: ShardId(shard.index),
+        });
+    Error::not_leader(hint)
+}
+
+/// The error for a proposal that did not apply.
+fn propose_fail(shard: &Shard, e: ProposeError) -> Fail {
+    match e {
+        ProposeError::NotLeader { leader, .. } => not_leader(shard, leader).into(),
+        other => propose_error(other).into(),
+    }
+}
+
+/// Waits (bounded) until this shard's replica of `group` may serve consistent reads; a
+/// replica that knows another leader answers `NotLeader` with it at once. Then confirms the
+/// leadership with a quorum (ReadIndex) so a deposed leader never serves a stale read.
 async fn read_ready(shard: &Shard, group: u64) -> Result<(), Error> {
     let deadline = Instant::now() + READ_READY_WAIT_MAX;
+    leadership(shard, group, deadline).await?;
+    let wait = deadline.saturating_duration_since(Instant::now());
+    let barrier = std::pin::pin!(shard.driver.read_barrier(group));
+    let timer = std::pin::pin!(crate::rt::sleep(wait));
+    match futures::future::select(barrier, timer).await {
+        futures::future::Either::Left((Ok(()), _)) => Ok(()),
+        futures::future::Either::Left((Err(ProposeError::NotLeader { leader, .. }), _)) => {
+            Err(not_leader(shard, leader))
+        }
+        futures::future::Either::Left((Err(e), _)) => {
+            Err(Error::new(ErrorKind::ServiceUnavailable, e.to_string()))
+        }
+        futures::future::Either::Right(_) => Err(Error::new(
+            ErrorKind::ServiceUnavailable,
+            format!("partition {group}: leadership not confirmed in time"),
+        )),
+    }
+}
+
+/// Waits (until `deadline`) while `group` has no leader (an election is under way); `Ok`
+/// once this replica leads and has applied an entry of its term, `NotLeader` naming the
+/// leader as soon as another replica is known to lead.
+async fn leadership(shard: &Shard, group: u64, deadline: Instant) -> Result<(), Error> {
     loop {
         match shard.driver.read_ready(group) {
             Ok(()) => return Ok(()),
             Err(ProposeError::NotLeader {
                 leader: Some(l), ..
-            }) if l != shard.node_id as u64 => {
-                return Err(Error::not_leader(None));
+            }) if l != u64::from(shard.node_id) => {
+                return Err(not_leader(shard, Some(l)));
             }
             Err(e) if Instant::now() >= deadline => {
                 return Err(Error::new(ErrorKind::ServiceUnavailable, e.to_string()));
@@ -177,13 +230,14 @@ async fn propose<M: msg::Message>(
     group: u64,
     req: &M,
 ) -> Result<Vec<u8>, Fail> {
+    leadership(shard, group, Instant::now() + READ_READY_WAIT_MAX).await?;
     admit(shard, record, group, Use::Write)?;
     let command = encode_command(req)?;
     let applied = shard
         .driver
         .propose(group, command)
         .await
-        .map_err(propose_error)?;
+        .map_err(|e| propose_fail(shard, e))?;
     charge(shard, group, Use::Write, applied.capacity);
     Ok((applied.answer)(id))
 }
@@ -312,7 +366,7 @@ async fn batch_get(
             .expect("looked up");
         for (key, item_key) in &table.keys {
             let entry = record.partition_for(item_key.hash);
-            if entry.leader == Some(here(shard)) {
+            if hosts(shard, entry) {
                 groups.push(entry.partition.0);
             } else {
                 unowned.push((table.request_name, *key));
@@ -324,7 +378,7 @@ async fn batch_get(
         records
             .iter()
             .find(|r| r.id == table)
-            .is_some_and(|r| r.partition_for(hash).leader == Some(here_loc))
+            .is_some_and(|r| r.partition_for(hash).replicas.contains(&here_loc))
     });
     groups.sort_unstable();
     groups.dedup();
@@ -361,12 +415,19 @@ async fn batch_write(
             .find(|r| r.id == write.table_id)
             .expect("looked up");
         let entry = record.partition_for(write.key.hash);
-        if entry.leader != Some(here(shard)) {
+        if !hosts(shard, entry) {
             response.unprocessed(write);
             continue;
         }
         let group = entry.partition.0;
         shard.open_partition(group).await?;
+        if leadership(shard, group, Instant::now() + READ_READY_WAIT_MAX)
+            .await
+            .is_err()
+        {
+            response.unprocessed(write);
+            continue;
+        }
         let command = match write.proposal() {
             BatchWriteProposal::Put(p) => encode_command(&p)?,
             BatchWriteProposal::Delete(d) => encode_command(&d)?,

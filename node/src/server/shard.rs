@@ -4,10 +4,11 @@
 //! Start-up order matters: the DMA probe file first (glommio's per-thread iopoll probe,
 //! pitfall 2), then the engine (recovery), the metadata state (on the metadata shard), the
 //! raft groups already present in the log, and only then the listener. Shutdown stops
-//! accepting, stops the driver and closes the engine with a final checkpoint.
+//! accepting, hands the leadership of its groups to followers (a planned stop costs clients
+//! no election), stops the driver and closes the engine with a final checkpoint.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,12 +24,16 @@ use crate::exec::capacity::PartitionThrottle;
 use crate::meta::catalog::{Catalog, METADATA_GROUP, table_of_group};
 use crate::meta::machine::MetaMachine;
 use crate::meta::sync::CatalogSync;
+use crate::replication::transport::tls::{TlsIdentity, quic_configs};
+use crate::replication::transport::{Membership, ShardAddr, Transport, TransportCore};
 use crate::replication::{DriverConfig, RaftDriver};
 use crate::storage::dma::DmaDisk;
 use crate::storage::{Engine, StorageError};
 
 /// How often a shard refreshes its catalog copy without being asked.
 const CATALOG_REFRESH_PERIOD: Duration = Duration::from_secs(1);
+/// Longest a stopping shard waits for its groups' leadership to move to followers.
+const LEADERSHIP_TRANSFER_WAIT: Duration = Duration::from_secs(3);
 /// How often the shard checks for a shutdown request.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
 
@@ -55,6 +60,10 @@ pub struct Shard {
     /// Throughput buckets of the partitions this shard leads, with the catalog epoch they
     /// were configured at.
     pub throttles: RefCell<HashMap<u64, (u64, PartitionThrottle)>>,
+    /// The replication transport (absent on a lone node without `[tls]`).
+    pub transport: Option<Rc<Transport>>,
+    /// Groups being opened because a peer sent messages for them.
+    opening: RefCell<HashSet<u64>>,
 }
 
 impl Shard {
@@ -76,12 +85,55 @@ impl Shard {
         }
     }
 
-    /// Opens the raft group of a partition this shard owns, if it is not open yet.
+    /// The voters (node ids) of partition group `group` if the catalog lists this shard
+    /// among its replicas.
+    pub fn replica_voters(&self, group: u64) -> Option<Vec<u64>> {
+        let catalog = self.catalog.borrow();
+        let table = catalog.table_by_id(table_of_group(group))?;
+        let entry = table.partitions.iter().find(|p| p.partition.0 == group)?;
+        let here = entry
+            .replicas
+            .iter()
+            .any(|r| r.node.0 == self.node_id && r.shard.0 == self.index);
+        here.then(|| entry.replicas.iter().map(|r| u64::from(r.node.0)).collect())
+    }
+
+    /// Opens the raft group of a partition this shard replicates, if it is not open yet.
     pub async fn open_partition(&self, group: u64) -> Result<(), Error> {
+        if self.driver.has_group(group) {
+            return Ok(());
+        }
+        let voters = self.replica_voters(group).ok_or_else(|| {
+            Error::internal(format!("partition {group} has no replica on this shard"))
+        })?;
         self.driver
-            .open_group(group, vec![self.node_id as u64])
+            .open_group(group, voters)
             .await
             .map_err(|e| Error::internal(format!("cannot open partition {group}: {e}")))
+    }
+
+    /// Opens the group of every partition the catalog places a replica of on this shard:
+    /// followers take part in elections and replication before any client talks to them.
+    pub async fn open_replicas(&self) {
+        let groups: Vec<u64> = {
+            let catalog = self.catalog.borrow();
+            catalog
+                .tables()
+                .flat_map(|t| t.partitions.iter())
+                .filter(|p| {
+                    p.replicas
+                        .iter()
+                        .any(|r| r.node.0 == self.node_id && r.shard.0 == self.index)
+                })
+                .map(|p| p.partition.0)
+                .filter(|&g| !self.driver.has_group(g))
+                .collect()
+        };
+        for group in groups {
+            if let Err(e) = self.open_partition(group).await {
+                tracing::warn!(shard = self.index, group, error = %e, "cannot open a replica");
+            }
+        }
     }
 }
 
@@ -95,40 +147,116 @@ pub struct ShardStart {
     pub cluster: ClusterFile,
     /// The bound client listener.
     pub listener: BoundListener,
+    /// The replication transport's socket and credentials (absent on a lone node without
+    /// `[tls]`).
+    pub peer: Option<PeerStart>,
     /// Set when the node should stop.
     pub shutdown: Arc<AtomicBool>,
 }
 
+/// What a shard needs to start its replication transport.
+pub struct PeerStart {
+    /// The bound peer port (peer base port + shard index).
+    pub socket: std::net::UdpSocket,
+    /// This node's certificates.
+    pub identity: TlsIdentity,
+    /// The cluster's nodes.
+    pub membership: Membership,
+}
+
 /// The shard's main: runs until shutdown. Errors are start-up failures.
-pub async fn run_shard(start: ShardStart) -> Result<(), String> {
-    let shard = Rc::new(open_shard(&start).await?);
+pub async fn run_shard(mut start: ShardStart) -> Result<(), String> {
+    let transport = match start.peer.take() {
+        Some(peer) => Some(Rc::new(start_transport(
+            start.config.node_id,
+            start.index,
+            peer,
+        )?)),
+        None => None,
+    };
+    let shard = Rc::new(open_shard(&start, transport.clone()).await?);
     let queues = crate::rt::create_queues();
     shard.engine.start_background(Some(queues.background));
     let driver = shard.driver.clone();
     let driver_task =
         glommio::spawn_local_into(async move { driver.run().await }, queues.foreground)
             .map_err(|e| format!("spawn raft driver: {e}"))?;
+    let driver = shard.driver.clone();
+    let receive_task =
+        glommio::spawn_local_into(async move { driver.receive().await }, queues.foreground)
+            .map_err(|e| format!("spawn raft receiver: {e}"))?;
+    let weak = Rc::downgrade(&shard);
+    shard.driver.on_unknown_group(move |group| {
+        if let Some(s) = weak.upgrade() {
+            crate::rt::spawn_detached(async move { open_on_demand(s, group).await });
+        }
+    });
     catalog_ready(&shard).await;
     reopen_partitions(&shard)
         .await
         .map_err(|e| format!("shard {}: reopening partitions: {e}", start.index))?;
-    if !shard.is_meta() {
-        let s = shard.clone();
-        crate::rt::spawn_detached(async move { catalog_refresh_loop(s).await });
-    }
+    let s = shard.clone();
+    crate::rt::spawn_detached(async move { catalog_refresh_loop(s).await });
     let addr = start.listener.addr;
     let listener = start.listener.into_glommio();
     tracing::info!(shard = start.index, %addr, "shard serving");
     accept_loop(&shard, &listener, &start.shutdown, queues.foreground).await;
+    if shard.transport.is_some() {
+        let still = shard
+            .driver
+            .transfer_leaderships(LEADERSHIP_TRANSFER_WAIT)
+            .await;
+        if still > 0 {
+            tracing::warn!(
+                shard = start.index,
+                groups = still,
+                "stopping while still leading"
+            );
+        }
+    }
     shard.driver.close();
     driver_task.await;
+    drop(receive_task);
+    if let Some(t) = &shard.transport {
+        t.shut_down().await;
+    }
     if let Err(e) = shard.engine.close().await {
         tracing::error!(shard = start.index, error = %e, "closing the storage engine failed");
     }
     Ok(())
 }
 
-async fn open_shard(start: &ShardStart) -> Result<Shard, String> {
+fn start_transport(node: u32, index: u16, peer: PeerStart) -> Result<Transport, String> {
+    let configs = quic_configs(&peer.identity, index).map_err(|e| format!("shard {index}: {e}"))?;
+    let local = ShardAddr { node, shard: index };
+    let core = TransportCore::new(local, peer.membership, configs, Default::default());
+    let transport = Transport::start(peer.socket, core)
+        .map_err(|e| format!("shard {index}: peer transport: {e}"))?;
+    tracing::info!(shard = index, addr = %transport.local_addr(), "peer transport listening");
+    Ok(transport)
+}
+
+/// Opens a group a peer sent raft messages for, if the catalog (refreshed) says this shard
+/// replicates it. Messages that arrived meanwhile were dropped; raft sends them again.
+async fn open_on_demand(shard: Rc<Shard>, group: u64) {
+    if !shard.opening.borrow_mut().insert(group) {
+        return;
+    }
+    if shard.replica_voters(group).is_none() {
+        let _ = shard.refresh_catalog().await;
+    }
+    if shard.replica_voters(group).is_some()
+        && let Err(e) = shard.open_partition(group).await
+    {
+        tracing::warn!(shard = shard.index, group, error = %e, "cannot open a replica");
+    }
+    // Forget after a pause, so a storm of messages for a group that is not ours costs one
+    // catalog refresh per pause.
+    crate::rt::sleep(Duration::from_millis(500)).await;
+    shard.opening.borrow_mut().remove(&group);
+}
+
+async fn open_shard(start: &ShardStart, transport: Option<Rc<Transport>>) -> Result<Shard, String> {
     let cfg = &start.config;
     let dir = cfg.data_dir.join(format!("shard-{}", start.index));
     let disk = DmaDisk::new(&dir)
@@ -150,7 +278,13 @@ async fn open_shard(start: &ShardStart) -> Result<Shard, String> {
         None
     };
     let machine = Machine::new(engine.clone(), catalog.clone(), meta);
-    let driver = RaftDriver::new(driver_config(cfg), engine.clone(), machine, start.index);
+    let driver = RaftDriver::new(
+        driver_config(cfg),
+        engine.clone(),
+        machine,
+        start.index,
+        transport.clone(),
+    );
     let sync = (!is_meta).then(|| {
         let addr = format!("{}:{}", meta_node.host, meta_node.client_port_base)
             .parse()
@@ -176,6 +310,8 @@ async fn open_shard(start: &ShardStart) -> Result<Shard, String> {
         sync,
         connections: Cell::new(0),
         throttles: RefCell::new(HashMap::new()),
+        transport,
+        opening: RefCell::new(HashSet::new()),
     };
     if shard.is_meta() {
         let voters = vec![shard.node_id as u64];
@@ -192,12 +328,16 @@ async fn open_shard(start: &ShardStart) -> Result<Shard, String> {
 /// re-applying an entry needs its table's key schema, and an entry applied against an
 /// unknown table would be skipped (what a deleted table's entries rightly get).
 async fn reopen_partitions(shard: &Shard) -> Result<(), StorageError> {
-    let voters = vec![shard.node_id as u64];
     for stream in shard.engine.wal().stream_ids() {
-        if stream != METADATA_GROUP && table_of_group(stream).0 != 0 {
-            shard.driver.open_group(stream, voters.clone()).await?;
+        if stream == METADATA_GROUP || table_of_group(stream).0 == 0 {
+            continue;
+        }
+        // A partition the catalog no longer lists (its table was deleted) stays closed.
+        if let Some(voters) = shard.replica_voters(stream) {
+            shard.driver.open_group(stream, voters).await?;
         }
     }
+    shard.open_replicas().await;
     Ok(())
 }
 
@@ -292,14 +432,15 @@ async fn catalog_ready(shard: &Shard) {
     }
 }
 
-/// Refreshes the catalog copy periodically, and opens the groups of partitions this shard
-/// has become responsible for.
+/// Refreshes the catalog copy periodically (the metadata shard's is authoritative), and
+/// opens the groups of partitions this shard has become a replica of.
 async fn catalog_refresh_loop(shard: Rc<Shard>) {
     // Runs for the shard's life; errors are retried next period.
     loop {
         if let Err(e) = shard.refresh_catalog().await {
             tracing::debug!(shard = shard.index, error = %e, "catalog refresh failed");
         }
+        shard.open_replicas().await;
         crate::rt::sleep(CATALOG_REFRESH_PERIOD).await;
     }
 }

@@ -2,13 +2,13 @@
 //!
 //! In the main thread, before any executor exists: load and check the configuration and the
 //! cluster file, check the kernel (io_uring, memlock), claim or check the data directory's
-//! identity (node id, cluster, format version), and bind every shard's port without
-//! SO_REUSEPORT, so each of these fails loudly with its cause before anything runs. Then one
+//! identity (node id, cluster, format version), load the transport's certificates, and bind
+//! every shard's client (TCP) and peer (UDP) port without SO_REUSEPORT, so each of these fails loudly with its cause before anything runs. Then one
 //! glommio executor per shard, each pinned to its own CPU taken from the CPUs this process
 //! may use (the affinity mask, not every online CPU: RUNTIME-NOTES E6, pitfall 26). SIGTERM
 //! or SIGINT stop the shards cleanly (final checkpoint); the process exits when all have.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +17,11 @@ use glommio::{LocalExecutorBuilder, Placement};
 use serde::{Deserialize, Serialize};
 
 use super::listener::{BoundListener, bind_exclusive};
-use super::shard::{ShardStart, run_shard};
+use super::shard::{PeerStart, ShardStart, run_shard};
 use super::sys::{check_io_uring, check_memlock};
 use crate::config::{ClusterFile, NodeConfig};
+use crate::replication::transport::tls::TlsIdentity;
+use crate::replication::transport::{Membership, bind_udp_exclusive};
 
 /// Version of the data directory layout this build reads and writes.
 pub const DATA_FORMAT_VERSION: u32 = 1;
@@ -64,18 +66,34 @@ pub fn run_node(config: NodeConfig) -> Result<(), String> {
     check_io_uring()?;
     check_memlock(config.storage.io_memory_bytes, shards as usize)?;
     claim_identity(&config.data_dir, config.node_id, &cluster.name)?;
+    let peer = peer_setup(&config, &cluster)?;
     let listeners = bind_all(&me.host, me.client_port_base, shards)?;
+    let mut peer_sockets: Vec<Option<UdpSocket>> = match &peer {
+        Some(_) => bind_peer_ports(&me.host, me.peer_port_base, shards)?
+            .into_iter()
+            .map(Some)
+            .collect(),
+        None => (0..shards).map(|_| None).collect(),
+    };
     let shutdown = Arc::new(AtomicBool::new(false));
     install_signal_handler(shutdown.clone())?;
     let mut config = config;
     config.shards = shards;
     let mut handles = Vec::new();
     for (index, listener) in listeners.into_iter().enumerate() {
+        let peer = peer.as_ref().zip(peer_sockets[index].take()).map(
+            |((identity, membership), socket)| PeerStart {
+                socket,
+                identity: identity.clone(),
+                membership: membership.clone(),
+            },
+        );
         let start = ShardStart {
             index: index as u16,
             config: config.clone(),
             cluster: cluster.clone(),
             listener,
+            peer,
             shutdown: shutdown.clone(),
         };
         let cpu = cpus[index % cpus.len()];
@@ -123,17 +141,54 @@ fn allowed_cpus() -> Vec<usize> {
 fn bind_all(host: &str, base: u16, shards: u16) -> Result<Vec<BoundListener>, String> {
     (0..shards)
         .map(|i| {
-            let port = base
-                .checked_add(i)
-                .ok_or_else(|| format!("port {base} + shard {i} overflows"))?;
-            let addr: SocketAddr = (host, port)
-                .to_socket_addrs()
-                .map_err(|e| format!("cannot resolve {host}: {e}"))?
-                .next()
-                .ok_or_else(|| format!("cannot resolve {host}"))?;
-            bind_with_grace(addr, &format!("shard {i}"))
+            let addr = resolve(host, base, i)?;
+            retry_in_use(|| bind_exclusive(addr, &format!("shard {i}")))
         })
         .collect()
+}
+
+/// The replication transport's identity and membership, if this node has peers or TLS
+/// configured. A cluster of more than one node must configure `[tls]`.
+fn peer_setup(
+    config: &NodeConfig,
+    cluster: &ClusterFile,
+) -> Result<Option<(TlsIdentity, Membership)>, String> {
+    let Some(files) = &config.tls else {
+        if cluster.nodes.len() > 1 {
+            return Err(format!(
+                "the cluster has {} nodes: [tls] (ca_file, cert_file, key_file) is required \
+                 for the replication transport",
+                cluster.nodes.len()
+            ));
+        }
+        return Ok(None);
+    };
+    let identity = TlsIdentity::load(files).map_err(|e| format!("[tls]: {e}"))?;
+    identity
+        .check_names(&cluster.name, config.node_id)
+        .map_err(|e| format!("[tls]: {e}"))?;
+    let membership = Membership::from_cluster_file(cluster)?;
+    Ok(Some((identity, membership)))
+}
+
+fn bind_peer_ports(host: &str, base: u16, shards: u16) -> Result<Vec<UdpSocket>, String> {
+    (0..shards)
+        .map(|i| {
+            let addr = resolve(host, base, i)?;
+            retry_in_use(|| bind_udp_exclusive(addr, &format!("shard {i} peer transport")))
+        })
+        .collect()
+}
+
+fn resolve(host: &str, base: u16, shard: u16) -> Result<SocketAddr, String> {
+    let port = base
+        .checked_add(shard)
+        .ok_or_else(|| format!("port {base} + shard {shard} overflows"))?;
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {host}"))
 }
 
 /// How long a shard polls for work before it parks its thread. A request's path hops
@@ -149,14 +204,14 @@ const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(2
 /// of pending operations asynchronously after the process exits.
 const BIND_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-fn bind_with_grace(addr: SocketAddr, what: &str) -> Result<BoundListener, String> {
+fn retry_in_use<T>(mut bind: impl FnMut() -> Result<T, String>) -> Result<T, String> {
     let deadline = std::time::Instant::now() + BIND_GRACE;
     let mut warned = false;
     loop {
-        match bind_exclusive(addr, what) {
+        match bind() {
             Err(e) if e.contains("already in use") && std::time::Instant::now() < deadline => {
                 if !warned {
-                    tracing::warn!(%addr, "port still in use; retrying for a few seconds");
+                    tracing::warn!("{e}; retrying for a few seconds");
                     warned = true;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));

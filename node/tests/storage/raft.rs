@@ -40,7 +40,7 @@ fn config() -> DriverConfig {
 async fn start(disk: &SimDisk, dir: &Path) -> RaftDriver<SimDisk, KeyWriter> {
     let cfg = EngineConfig::with_cache_bytes(1 << 20).for_raft();
     let engine = Engine::open(disk.clone(), dir, cfg).await.expect("engine");
-    let driver = RaftDriver::new(config(), engine.clone(), KeyWriter { engine }, 0);
+    let driver = RaftDriver::new(config(), engine.clone(), KeyWriter { engine }, 0, None);
     driver.open_group(7, vec![1]).await.expect("open group");
     let d = driver.clone();
     glommio::spawn_local(async move { d.run().await }).detach();

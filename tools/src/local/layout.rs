@@ -57,6 +57,11 @@ impl Layout {
         self.node_dir(node).join("log")
     }
 
+    /// `DIR/certs`: the development CA and node certificates of the replication transport.
+    pub fn certs_dir(&self) -> PathBuf {
+        self.dir.join("certs")
+    }
+
     /// Creates `DIR/node-N/data`.
     pub fn create_node_dirs(&self, node: u32) -> Result<(), CliError> {
         let data = self.data_dir(node);
@@ -75,6 +80,14 @@ struct NodeToml {
     storage: StorageToml,
     raft: RaftToml,
     limits: LimitsToml,
+    tls: TlsToml,
+}
+
+#[derive(Serialize, Debug)]
+struct TlsToml {
+    ca_file: PathBuf,
+    cert_file: PathBuf,
+    key_file: PathBuf,
 }
 
 #[derive(Serialize, Debug)]
@@ -122,6 +135,11 @@ pub fn node_config_text(layout: &Layout, node: u32, shards: u16, cache_bytes: us
             connections_per_shard_max: 4096,
             requests_in_flight_per_connection_max: 1024,
             idle_timeout_s: 600,
+        },
+        tls: TlsToml {
+            ca_file: layout.certs_dir().join("ca.pem"),
+            cert_file: layout.certs_dir().join(format!("node-{node}.pem")),
+            key_file: layout.certs_dir().join(format!("node-{node}.key")),
         },
     };
     let text = toml::to_string_pretty(&config).expect("a plain struct serialises");

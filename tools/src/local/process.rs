@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use shoal_router::ClusterFile;
+
 use super::layout::Layout;
 use crate::cli::CliError;
 
@@ -78,6 +80,30 @@ pub fn start_node(binary: &Path, layout: &Layout, node: u32) -> Result<Child, Cl
     std::fs::write(&pid_path, format!("{}\n", child.id()))
         .map_err(|e| CliError::Local(format!("cannot write {}: {e}", pid_path.display())))?;
     Ok(child)
+}
+
+/// Mints the cluster's development CA and node certificates into `DIR/certs` with
+/// `shoal-node dev-certs` (mutual TLS between nodes).
+pub fn mint_certs(layout: &Layout, cluster: &ClusterFile) -> Result<(), CliError> {
+    let binary = node_binary()?;
+    let ids: Vec<String> = cluster.nodes.iter().map(|n| n.id.to_string()).collect();
+    let output = Command::new(&binary)
+        .arg("dev-certs")
+        .arg("--dir")
+        .arg(layout.certs_dir())
+        .arg("--cluster")
+        .arg(&cluster.name)
+        .arg("--nodes")
+        .arg(ids.join(","))
+        .output()
+        .map_err(|e| CliError::Local(format!("cannot run {}: {e}", binary.display())))?;
+    if !output.status.success() {
+        return Err(CliError::Local(format!(
+            "minting certificates failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// The PID recorded for a node, if its PID file exists and names a running node of this

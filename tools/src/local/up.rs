@@ -101,6 +101,7 @@ fn create(layout: &Layout, args: &UpArgs) -> Result<ClusterFile, CliError> {
         name: "shoal-local".to_owned(),
         nodes,
     };
+    process::mint_certs(layout, &cluster)?;
     for node in &cluster.nodes {
         layout.create_node_dirs(node.id)?;
         let text = node_config_text(layout, node.id, shards, args.cache_bytes);

@@ -13,4 +13,6 @@ mod client;
 mod crash;
 mod gateway;
 mod harness;
+mod linearizability;
 mod race;
+mod replication;

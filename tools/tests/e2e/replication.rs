@@ -1,0 +1,301 @@
+//! Replication under faults: three nodes, each partition a raft group of three replicas.
+//! Clients put, read (strongly consistent) and conditionally put a few keys while a nemesis
+//! SIGKILLs the node of a partition leader and restarts it, then SIGSTOPs another node and
+//! lets it go on, then stops a third gracefully (SIGTERM: it hands its leaderships over);
+//! every key's history must be linearizable (no acknowledged write lost, no stale strongly
+//! consistent read). Writes must resume on every key after each fault (the times are
+//! printed), and the restarted node must have caught up: at the end, with the third node
+//! gone, every key is read from the two that remain.
+//!
+//! The budget is short in CI; `SHOAL_FAULT_SECONDS` lengthens every load phase.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use shoal_router::{AttributeValue, Client, ClientConfig, ErrorKind, Number};
+
+use crate::harness::{TestCluster, create_table};
+use crate::linearizability::{Op, OpKind, check};
+
+/// Keys (registers) under test.
+const KEYS: usize = 6;
+/// Concurrent clients, each with its own connections.
+const CLIENTS: usize = 5;
+/// Pause between a client's operations (keeps histories checkable).
+const THINK: Duration = Duration::from_millis(3);
+/// Search steps the checker may take per key.
+const CHECK_BUDGET: u64 = 20_000_000;
+
+fn phase() -> Duration {
+    let seconds = std::env::var("SHOAL_FAULT_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(1.5);
+    Duration::from_secs_f64(seconds)
+}
+
+struct History {
+    start: Instant,
+    ops: RefCell<Vec<(usize, Op)>>,
+    /// Per key: when its last acknowledged write completed.
+    last_write: RefCell<Vec<Option<Instant>>>,
+    next_value: Cell<i64>,
+}
+
+impl History {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    fn record(&self, key: usize, call: u64, ret: u64, kind: OpKind) {
+        self.ops.borrow_mut().push((key, Op { call, ret, kind }));
+        let wrote = match kind {
+            OpKind::Put(_) => true,
+            OpKind::Cas { ok, .. } => ok == Some(true),
+            OpKind::Get(_) => false,
+        };
+        if wrote && ret != u64::MAX {
+            self.last_write.borrow_mut()[key] = Some(Instant::now());
+        }
+    }
+}
+
+fn key_name(key: usize) -> String {
+    format!("reg-{key}")
+}
+
+fn value_of(item: &Option<shoal_router::Item>) -> Option<i64> {
+    match &item.as_ref()?["v"] {
+        AttributeValue::N(n) => n.to_i64(),
+        other => panic!("register holds {other:?}"),
+    }
+}
+
+/// One operation on `key`: a put, a strongly consistent get, or a conditional put.
+async fn operate(client: &Client, history: &History, key: usize, choice: u64) {
+    let name = key_name(key);
+    let call = history.now();
+    match choice % 10 {
+        0..=3 => {
+            let v = history.next_value.get();
+            history.next_value.set(v + 1);
+            let put = client
+                .put_item("registers")
+                .attribute("pk", name.as_str())
+                .attribute("v", v)
+                .send()
+                .await;
+            // Any failure may still have been applied: the outcome is unknown.
+            let ret = if put.is_ok() { history.now() } else { u64::MAX };
+            history.record(key, call, ret, OpKind::Put(v));
+        }
+        4..=7 => {
+            let got = client
+                .get_item("registers")
+                .key("pk", name.as_str())
+                .consistent_read(true)
+                .send()
+                .await;
+            if let Ok(got) = got {
+                let kind = OpKind::Get(value_of(&got.item));
+                history.record(key, call, history.now(), kind);
+            }
+        }
+        _ => {
+            let Some(expect) = latest_value(history, key) else {
+                return;
+            };
+            let new = history.next_value.get();
+            history.next_value.set(new + 1);
+            let put = client
+                .put_item("registers")
+                .attribute("pk", name.as_str())
+                .attribute("v", new)
+                .condition_expression("v = :e")
+                .expression_attribute_value(":e", AttributeValue::N(Number::from(expect)))
+                .send()
+                .await;
+            let (ok, ret) = match put {
+                Ok(_) => (Some(true), history.now()),
+                Err(e) if e.kind() == Some(ErrorKind::ConditionalCheckFailed) => {
+                    (Some(false), history.now())
+                }
+                Err(_) => (None, u64::MAX),
+            };
+            history.record(key, call, ret, OpKind::Cas { expect, new, ok });
+        }
+    }
+}
+
+/// The value most recently seen for `key` (read or written), a plausible expectation.
+fn latest_value(history: &History, key: usize) -> Option<i64> {
+    history.ops.borrow().iter().rev().find_map(|(k, op)| {
+        if *k != key {
+            return None;
+        }
+        match op.kind {
+            OpKind::Get(v) => v,
+            OpKind::Put(v) => Some(v),
+            OpKind::Cas {
+                new,
+                ok: Some(true),
+                ..
+            } => Some(new),
+            OpKind::Cas { .. } => None,
+        }
+    })
+}
+
+async fn client_loop(client: Client, history: Rc<History>, stop: Rc<Cell<bool>>, seed: u64) {
+    let mut x = seed | 1;
+    while !stop.get() {
+        // xorshift: a fixed, seeded mix of keys and operations.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        operate(&client, &history, (x % KEYS as u64) as usize, x >> 8).await;
+        tokio::time::sleep(THINK).await;
+    }
+}
+
+async fn fault_client(cluster: &TestCluster) -> Client {
+    let config = ClientConfig {
+        attempt_timeout: Duration::from_millis(1500),
+        operation_timeout: Duration::from_secs(6),
+        ..ClientConfig::default()
+    };
+    Client::connect_with(cluster.file.clone(), config)
+        .await
+        .expect("connect")
+}
+
+fn signal(cluster: &TestCluster, node: u32, sig: Signal) {
+    let pid = cluster.pid(node).expect("node pid");
+    kill(Pid::from_raw(pid as i32), sig).expect("signal the node");
+}
+
+/// Waits (bounded) until every key has had a write acknowledged after `since`; returns how
+/// long that took.
+async fn writes_resume(history: &History, since: Instant, limit: Duration) -> Duration {
+    loop {
+        let all = history
+            .last_write
+            .borrow()
+            .iter()
+            .all(|w| w.is_some_and(|t| t > since));
+        if all {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < limit,
+            "writes did not resume on every key within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn histories_stay_linearizable_through_leader_kill_restart_and_pause() {
+    let cluster = TestCluster::start("replication", 3, 1);
+    let setup = cluster.client().await;
+    create_table(&setup, "registers", false).await;
+    let history = Rc::new(History {
+        start: Instant::now(),
+        ops: RefCell::new(Vec::new()),
+        last_write: RefCell::new(vec![None; KEYS]),
+        next_value: Cell::new(1),
+    });
+    let stop = Rc::new(Cell::new(false));
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        let client = fault_client(&cluster).await;
+        clients.push(client_loop(
+            client,
+            history.clone(),
+            stop.clone(),
+            0x9e37_79b9 + i as u64,
+        ));
+    }
+    let nemesis = async {
+        tokio::time::sleep(phase()).await;
+        // Node 2 leads the partitions it holds the first replica of.
+        let killed = Instant::now();
+        tokio::task::block_in_place(|| cluster.kill9(2));
+        let resumed = writes_resume(&history, killed, Duration::from_secs(20)).await;
+        eprintln!("writes resumed on every key {resumed:?} after SIGKILL of a leader's node");
+        tokio::time::sleep(phase()).await;
+        tokio::task::block_in_place(|| cluster.restart());
+        tokio::time::sleep(phase()).await;
+        signal(&cluster, 3, Signal::SIGSTOP);
+        let paused = Instant::now();
+        let resumed = writes_resume(&history, paused, Duration::from_secs(20)).await;
+        eprintln!("writes resumed on every key {resumed:?} after SIGSTOP of a node");
+        tokio::time::sleep(phase()).await;
+        signal(&cluster, 3, Signal::SIGCONT);
+        tokio::time::sleep(phase()).await;
+        // A planned stop: node 3 hands its leaderships over before it exits.
+        let stopping = Instant::now();
+        signal(&cluster, 3, Signal::SIGTERM);
+        let resumed = writes_resume(&history, stopping, Duration::from_secs(20)).await;
+        eprintln!("writes resumed on every key {resumed:?} after SIGTERM of a node");
+        let pid = cluster.pid(3).expect("node 3 pid");
+        let exited = tokio::task::block_in_place(|| {
+            crate::harness::wait_for(Duration::from_secs(15), || {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|s| s.contains(") Z"))
+            })
+        });
+        assert!(exited, "node 3 did not stop on SIGTERM");
+        stop.set(true);
+    };
+    tokio::join!(join_all(clients), nemesis);
+
+    // The restarted node 2 must have caught up: with node 3 gone, every partition needs it.
+    let reader = fault_client(&cluster).await;
+    for key in 0..KEYS {
+        let call = history.now();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let got = loop {
+            match reader
+                .get_item("registers")
+                .key("pk", key_name(key).as_str())
+                .consistent_read(true)
+                .send()
+                .await
+            {
+                Ok(got) => break got,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "final read of key {key}: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        history.record(key, call, history.now(), OpKind::Get(value_of(&got.item)));
+    }
+
+    let ops = history.ops.borrow();
+    assert!(
+        ops.len() > 100,
+        "too little happened: {} operations",
+        ops.len()
+    );
+    for key in 0..KEYS {
+        let mine: Vec<Op> = ops
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, op)| *op)
+            .collect();
+        let verdict = check(&mine, CHECK_BUDGET);
+        assert_eq!(
+            verdict,
+            Some(true),
+            "key {key}: history of {} operations is not linearizable (None: undecided): {mine:?}",
+            mine.len()
+        );
+    }
+}
