@@ -234,12 +234,18 @@ impl ClusterFile {
         self.nodes.iter().find(|n| n.id == id)
     }
 
-    /// The node that hosts the metadata group (the lowest id).
+    /// The node that hosts the metadata group's first replica (the lowest id).
     pub fn metadata_node(&self) -> &ClusterNode {
-        self.nodes
-            .iter()
-            .min_by_key(|n| n.id)
-            .expect("validated: at least one node")
+        self.metadata_nodes()[0]
+    }
+
+    /// The nodes whose shard 0 holds a replica of the metadata group: the lowest ids, as
+    /// many as partitions have replicas.
+    pub fn metadata_nodes(&self) -> Vec<&ClusterNode> {
+        let mut nodes: Vec<&ClusterNode> = self.nodes.iter().collect();
+        nodes.sort_by_key(|n| n.id);
+        nodes.truncate(crate::meta::catalog::REPLICATION_FACTOR);
+        nodes
     }
 
     /// Writes the file.

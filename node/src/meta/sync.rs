@@ -1,6 +1,6 @@
-//! Keeping a shard's catalog copy in step with the metadata shard.
+//! Keeping a shard's catalog copy in step with the metadata group.
 //!
-//! A shard that does not host the metadata group asks the metadata shard for the partition
+//! A shard that does not host a metadata replica asks the group's leader for the partition
 //! map and, when the epoch moved, for every table's description. It refreshes on demand (a
 //! request names a table it does not know, or a client's map epoch is newer than its own)
 //! and periodically; concurrent refreshes collapse into one.
@@ -16,18 +16,18 @@ use shoal_wire::message::{
 use shoal_wire::{Error, ErrorKind};
 
 use super::catalog::{Catalog, TableRecord};
-use crate::server::node_client::NodeClient;
+use crate::server::node_client::MetaClient;
 
 /// Refreshes a catalog copy from the metadata shard.
 pub struct CatalogSync {
-    client: NodeClient,
+    client: MetaClient,
     catalog: Rc<RefCell<Catalog>>,
     running: Mutex<()>,
 }
 
 impl CatalogSync {
-    /// A sync of `catalog` through `client` (connected to the metadata shard).
-    pub fn new(client: NodeClient, catalog: Rc<RefCell<Catalog>>) -> Self {
+    /// A sync of `catalog` through `client` (the metadata group's leader).
+    pub fn new(client: MetaClient, catalog: Rc<RefCell<Catalog>>) -> Self {
         Self {
             client,
             catalog,
@@ -35,8 +35,8 @@ impl CatalogSync {
         }
     }
 
-    /// The client of the metadata shard.
-    pub fn client(&self) -> &NodeClient {
+    /// The client of the metadata group.
+    pub fn client(&self) -> &MetaClient {
         &self.client
     }
 

@@ -98,6 +98,18 @@ pub struct DriverConfig {
 }
 
 type ReadWaiter = oneshot::Sender<Result<(), ProposeError>>;
+
+/// One ReadIndex round of a group.
+struct ReadRound {
+    group: u64,
+    waiters: Vec<ReadWaiter>,
+    /// Started by a follower (the leader answers it, or the round expires).
+    follower: bool,
+    started: Instant,
+}
+
+/// A round whose answer did not come (its leader changed) fails after this long.
+const READ_ROUND_EXPIRY: Duration = Duration::from_secs(10);
 /// Called with the id of a group a peer sent messages for that is not open here.
 type UnknownGroupHook = Box<dyn Fn(u64)>;
 
@@ -126,10 +138,11 @@ struct State<O> {
     inbox: Vec<(u64, Message)>,
     /// Peers reported unreachable since the last pass.
     unreachable: Vec<u64>,
-    /// Strongly consistent reads waiting for a ReadIndex round, by group.
-    reads_queued: Vec<(u64, ReadWaiter)>,
-    /// ReadIndex rounds in flight: context → group and waiters.
-    reads_in_flight: HashMap<u64, (u64, Vec<ReadWaiter>)>,
+    /// Strongly consistent reads waiting for a ReadIndex round: group, waiter, and whether a
+    /// follower may serve it (it then asks the leader for the read index).
+    reads_queued: Vec<(u64, ReadWaiter, bool)>,
+    /// ReadIndex rounds in flight: context → the round.
+    reads_in_flight: HashMap<u64, ReadRound>,
     /// Rounds a quorum confirmed: group, read index, waiters (answered once applied).
     reads_confirmed: Vec<(u64, u64, Vec<ReadWaiter>)>,
     next_read_ctx: u64,
@@ -306,11 +319,51 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 return Ok(());
             }
             let (tx, rx) = oneshot::channel();
-            st.reads_queued.push((group, tx));
+            st.reads_queued.push((group, tx, false));
             wake(&mut st);
             rx
         };
         rx.await.unwrap_or(Err(ProposeError::Dropped(group)))
+    }
+
+    /// Waits until this replica of `group`, leader or follower, has applied everything the
+    /// group had committed when the call was made (a follower asks the leader for its commit
+    /// index: raft's ReadIndex). After it, reads of this replica's state see every write
+    /// acknowledged before the call. Fails if no leader is known.
+    pub async fn catch_up(&self, group: u64) -> Result<(), ProposeError> {
+        let rx = {
+            let mut st = self.inner.state.borrow_mut();
+            let g = st.groups.get(&group).ok_or(ProposeError::NoGroup(group))?;
+            if g.raw.raft.state == StateRole::Leader {
+                // A leader answers writes only once applied, and has applied everything an
+                // earlier leader acknowledged once it applied an entry of its own term.
+                return match g.term_applied {
+                    true => Ok(()),
+                    false => Err(ProposeError::NotLeader {
+                        group,
+                        leader: None,
+                    }),
+                };
+            }
+            if g.raw.raft.leader_id == 0 {
+                return Err(ProposeError::NotLeader {
+                    group,
+                    leader: None,
+                });
+            }
+            let (tx, rx) = oneshot::channel();
+            st.reads_queued.push((group, tx, true));
+            wake(&mut st);
+            rx
+        };
+        rx.await.unwrap_or(Err(ProposeError::Dropped(group)))
+    }
+
+    /// The raft id of `group`'s leader, if known.
+    pub fn leader_of(&self, group: u64) -> Option<u64> {
+        let st = self.inner.state.borrow();
+        let g = st.groups.get(&group)?;
+        Some(g.raw.raft.leader_id).filter(|&l| l != 0)
     }
 
     /// Proposes `data` to `group` and waits until it is committed and applied.
@@ -535,8 +588,9 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             let mut rd = g.raw.ready();
             for rs in rd.take_read_states() {
                 let ctx = proposal_id(&rs.request_ctx).unwrap_or(0);
-                if let Some((group, waiters)) = st.reads_in_flight.remove(&ctx) {
-                    st.reads_confirmed.push((group, rs.index, waiters));
+                if let Some(round) = st.reads_in_flight.remove(&ctx) {
+                    st.reads_confirmed
+                        .push((round.group, rs.index, round.waiters));
                 }
             }
             // A leader's appends and heartbeats may leave before its own fsync (§3.1).
@@ -785,19 +839,21 @@ fn start_transfers<O>(st: &mut State<O>, me: u64) {
 /// Starts one ReadIndex round per group for the reads queued since the last pass; reads of
 /// a group this replica no longer leads fail at once.
 fn start_read_rounds<O>(st: &mut State<O>) {
-    let mut by_group: BTreeMap<u64, Vec<ReadWaiter>> = BTreeMap::new();
-    for (group, tx) in st.reads_queued.drain(..) {
-        by_group.entry(group).or_default().push(tx);
+    let mut by_group: BTreeMap<(u64, bool), Vec<ReadWaiter>> = BTreeMap::new();
+    for (group, tx, anywhere) in st.reads_queued.drain(..) {
+        by_group.entry((group, anywhere)).or_default().push(tx);
     }
-    for (group, waiters) in by_group {
+    for ((group, anywhere), waiters) in by_group {
         let Some(g) = st.groups.get_mut(&group) else {
             waiters
                 .into_iter()
                 .for_each(|tx| drop(tx.send(Err(ProposeError::NoGroup(group)))));
             continue;
         };
-        if g.raw.raft.state != StateRole::Leader {
-            let leader = Some(g.raw.raft.leader_id).filter(|&l| l != 0);
+        let leads = g.raw.raft.state == StateRole::Leader;
+        let leader = Some(g.raw.raft.leader_id).filter(|&l| l != 0);
+        let may_ask = leads || (anywhere && leader.is_some());
+        if !may_ask {
             for tx in waiters {
                 let _ = tx.send(Err(ProposeError::NotLeader { group, leader }));
             }
@@ -806,7 +862,13 @@ fn start_read_rounds<O>(st: &mut State<O>) {
         let ctx = st.next_read_ctx;
         st.next_read_ctx += 1;
         g.raw.read_index(ctx.to_le_bytes().to_vec());
-        st.reads_in_flight.insert(ctx, (group, waiters));
+        let round = ReadRound {
+            group,
+            waiters,
+            follower: !leads,
+            started: Instant::now(),
+        };
+        st.reads_in_flight.insert(ctx, round);
     }
 }
 
@@ -825,17 +887,19 @@ fn answer_reads<O>(st: &mut State<O>) {
             None => false,
         }
     });
-    st.reads_in_flight.retain(|_, (group, waiters)| {
-        let Some(g) = groups.get(group) else {
+    st.reads_in_flight.retain(|_, round| {
+        let Some(g) = groups.get(&round.group) else {
             return false;
         };
-        if g.raw.raft.state == StateRole::Leader {
+        let expired = round.started.elapsed() > READ_ROUND_EXPIRY;
+        let lost = !round.follower && g.raw.raft.state != StateRole::Leader;
+        if !expired && !lost {
             return true;
         }
         let leader = Some(g.raw.raft.leader_id).filter(|&l| l != 0);
-        for tx in waiters.drain(..) {
+        for tx in round.waiters.drain(..) {
             let _ = tx.send(Err(ProposeError::NotLeader {
-                group: *group,
+                group: round.group,
                 leader,
             }));
         }

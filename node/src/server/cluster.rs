@@ -2,8 +2,8 @@
 //! partition lives.
 //!
 //! Any shard answers DescribeCluster from the cluster file. The partition map is answered
-//! by the metadata shard from the authoritative catalog; other shards ask it (the map must
-//! never come from a stale copy, or a client would route by it).
+//! by the metadata group's leader from its catalog; other shards ask it (the map must never
+//! come from a stale copy, or a client would route by it).
 
 use shoal_wire::Error;
 use shoal_wire::cluster::{Epoch, NodeId};
@@ -33,8 +33,18 @@ pub fn describe(shard: &Shard) -> DescribeClusterResponse {
         cluster_name: shard.cluster.name.clone(),
         nodes,
         map_epoch: Epoch(shard.catalog.borrow().epoch),
-        metadata_leader: Some(NodeId(shard.cluster.metadata_node().id)),
+        metadata_leader: Some(NodeId(metadata_leader(shard))),
     }
+}
+
+/// The node leading the metadata group as far as this shard knows (a metadata replica asks
+/// its raft group; other shards name the first metadata node, a starting point clients
+/// correct by following `NotLeader`).
+fn metadata_leader(shard: &Shard) -> u32 {
+    shard
+        .meta()
+        .and_then(|_| shard.driver.leader_of(crate::meta::catalog::METADATA_GROUP))
+        .map_or(shard.cluster.metadata_node().id, |l| l as u32)
 }
 
 /// The partition map of one table or of all tables.
@@ -45,6 +55,8 @@ pub async fn partition_map(
     if let Some(sync) = &shard.sync {
         return sync.client().call(&request).await;
     }
+    // A metadata replica answers only while it leads (the map must be the newest).
+    super::control::local_meta(shard)?;
     let catalog = shard.catalog.borrow();
     let mut tables = Vec::new();
     match &request.table_name {

@@ -1,13 +1,15 @@
 //! Control-plane requests: CreateTable, DeleteTable, UpdateTable, DescribeTable and
 //! ListTables.
 //!
-//! The metadata shard executes them: reads from its catalog, changes by proposing a
-//! metadata command to the metadata raft group and answering once it is applied. Any other
-//! shard forwards them there (control-plane traffic is cold; data requests are never
+//! The leader of the metadata group (shard 0 of one of the first three nodes) executes them:
+//! reads from its catalog, changes by proposing a metadata command to the group and
+//! answering once it is applied. The other metadata replicas answer `NotLeader` naming it;
+//! any other shard forwards them to it (control-plane traffic is cold; data requests are never
 //! forwarded) and refreshes its own catalog copy after a change, so a client that created a
 //! table can use it at once through this shard.
 
 use shoal_wire::Error;
+use shoal_wire::cluster::{NodeId, ReplicaLocation, ShardId};
 use shoal_wire::message::{self as msg, MessageKind};
 
 use super::dispatch::{answer, decode, error_frame};
@@ -49,7 +51,7 @@ async fn create(
     shard: &Shard,
     request: msg::CreateTableRequest,
 ) -> Result<msg::CreateTableResponse, Error> {
-    let Some(meta) = shard.meta() else {
+    let Some(meta) = local_meta(shard)? else {
         let r = forward(shard, &request).await;
         shard.refresh_catalog().await.ok();
         return r;
@@ -66,7 +68,7 @@ async fn delete(
     shard: &Shard,
     request: msg::DeleteTableRequest,
 ) -> Result<msg::DeleteTableResponse, Error> {
-    let Some(meta) = shard.meta() else {
+    let Some(meta) = local_meta(shard)? else {
         let r = forward(shard, &request).await;
         shard.refresh_catalog().await.ok();
         return r;
@@ -79,7 +81,7 @@ async fn update(
     shard: &Shard,
     request: msg::UpdateTableRequest,
 ) -> Result<msg::UpdateTableResponse, Error> {
-    let Some(meta) = shard.meta() else {
+    let Some(meta) = local_meta(shard)? else {
         let r = forward(shard, &request).await;
         shard.refresh_catalog().await.ok();
         return r;
@@ -97,7 +99,7 @@ async fn describe(
     shard: &Shard,
     request: msg::DescribeTableRequest,
 ) -> Result<msg::DescribeTableResponse, Error> {
-    let Some(meta) = shard.meta() else {
+    let Some(meta) = local_meta(shard)? else {
         return forward(shard, &request).await;
     };
     let record = meta.lookup(&request.table_name)?;
@@ -110,7 +112,7 @@ async fn list(
     shard: &Shard,
     request: msg::ListTablesRequest,
 ) -> Result<msg::ListTablesResponse, Error> {
-    if shard.meta().is_none() {
+    if local_meta(shard)?.is_none() {
         return forward(shard, &request).await;
     }
     let names: Vec<String> = shard
@@ -120,6 +122,26 @@ async fn list(
         .map(|r| r.name().to_string())
         .collect();
     tables::list_tables(&names, &request)
+}
+
+/// The metadata state machine if this shard leads the metadata group (`None`: not a
+/// metadata replica, forward); a replica that does not lead answers `NotLeader` naming
+/// shard 0 of the leader's node, which clients and `MetaClient` follow.
+pub fn local_meta(shard: &Shard) -> Result<Option<&crate::meta::machine::MetaMachine>, Error> {
+    let Some(meta) = shard.meta() else {
+        return Ok(None);
+    };
+    match shard.driver.read_ready(METADATA_GROUP) {
+        Ok(()) => Ok(Some(meta)),
+        Err(ProposeError::NotLeader { leader, .. }) => {
+            let hint = leader.map(|l| ReplicaLocation {
+                node: NodeId(l as u32),
+                shard: ShardId(0),
+            });
+            Err(Error::not_leader(hint))
+        }
+        Err(e) => Err(propose_error(e)),
+    }
 }
 
 /// Proposes a metadata command and decodes the answer the state machine produced.

@@ -141,9 +141,13 @@ fn propose_fail(shard: &Shard, e: ProposeError) -> Fail {
 /// Waits (bounded) until this shard's replica of `group` may serve consistent reads; a
 /// replica that knows another leader answers `NotLeader` with it at once. Then confirms the
 /// leadership with a quorum (ReadIndex) so a deposed leader never serves a stale read.
-async fn read_ready(shard: &Shard, group: u64) -> Result<(), Error> {
+async fn read_ready(shard: &Shard, group: u64, consistent: Option<bool>) -> Result<(), Error> {
     let deadline = Instant::now() + READ_READY_WAIT_MAX;
     leadership(shard, group, deadline).await?;
+    if consistent != Some(true) {
+        // Eventually consistent: the leader's applied state, without a quorum round.
+        return Ok(());
+    }
     let wait = deadline.saturating_duration_since(Instant::now());
     let barrier = std::pin::pin!(shard.driver.read_barrier(group));
     let timer = std::pin::pin!(crate::rt::sleep(wait));
@@ -293,7 +297,7 @@ async fn get(
     let record = table_for(shard, &req.table_name, req.map_epoch.0).await?;
     let prepared = exec::prepare_get(&record.description, record.id, &req)?;
     let group = owned(shard, &record, prepared.key.hash).await?;
-    read_ready(shard, group).await?;
+    read_ready(shard, group, req.consistent_read).await?;
     admit(shard, &record, group, Use::Read)?;
     let outcome = prepared.execute(&shard.engine).await?;
     charge(shard, group, Use::Read, outcome.capacity);
@@ -309,7 +313,7 @@ async fn query(
     let record = table_for(shard, &req.table_name, req.map_epoch.0).await?;
     let prepared = exec::prepare_query(&record.description, record.id, &req)?;
     let group = owned(shard, &record, prepared.hash).await?;
-    read_ready(shard, group).await?;
+    read_ready(shard, group, req.consistent_read).await?;
     admit(shard, &record, group, Use::Read)?;
     let outcome = prepared.execute(&shard.engine).await?;
     charge(shard, group, Use::Read, outcome.capacity);
@@ -334,7 +338,7 @@ async fn scan(
     };
     let entry = record.partition_for(from).clone();
     let group = owned(shard, &record, from).await?;
-    read_ready(shard, group).await?;
+    read_ready(shard, group, req.consistent_read).await?;
     admit(shard, &record, group, Use::Read)?;
     let start = from.max(entry.hash_start);
     let end = entry.hash_end.min(range.1);
@@ -384,7 +388,7 @@ async fn batch_get(
     groups.dedup();
     for &group in &groups {
         shard.open_partition(group).await?;
-        read_ready(shard, group).await?;
+        read_ready(shard, group, Some(true)).await?;
     }
     let mut outcome = exec::batch_get(&shard.engine, &prepared).await?;
     exec::add_unprocessed_keys(&mut outcome.response, &req, unowned);

@@ -143,6 +143,72 @@ where
     rkyv::deserialize::<Resp, rancor::Error>(archived).map_err(|e| internal(e.to_string()))
 }
 
+/// A client of the metadata group: shard 0 of each metadata replica's node. Calls go to the
+/// replica believed to lead; a `NotLeader` answer naming another replica moves there, an
+/// unreachable or leaderless replica moves to the next one, a bounded number of times.
+#[derive(Clone)]
+pub struct MetaClient {
+    replicas: Rc<Vec<(u32, NodeClient)>>,
+    current: Rc<std::cell::Cell<usize>>,
+}
+
+/// Pause before trying again while the metadata group elects a leader.
+const META_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Rounds over all replicas before a call gives up.
+const META_ROUNDS_MAX: usize = 10;
+
+impl MetaClient {
+    /// A client for the metadata replicas `(node id, address of its shard 0)`.
+    pub fn new(replicas: Vec<(u32, SocketAddr)>) -> Self {
+        Self {
+            replicas: Rc::new(
+                replicas
+                    .into_iter()
+                    .map(|(node, addr)| (node, NodeClient::new(addr)))
+                    .collect(),
+            ),
+            current: Rc::new(std::cell::Cell::new(0)),
+        }
+    }
+
+    /// Sends `request` to the metadata leader (following hints) and decodes its answer.
+    pub async fn call<Req, Resp>(&self, request: &Req) -> Result<Resp, Error>
+    where
+        Req: Message,
+        Resp: Message,
+        Resp::Archived: for<'v> CheckBytes<HighValidator<'v, rancor::Error>>
+            + rkyv::Deserialize<Resp, rkyv::api::high::HighDeserializer<rancor::Error>>,
+    {
+        let count = self.replicas.len();
+        let mut last = unavailable("no metadata replica".into());
+        for attempt in 0..count * META_ROUNDS_MAX {
+            let at = self.current.get() % count;
+            let result = self.replicas[at].1.call::<Req, Resp>(request).await;
+            let error = match result {
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
+            };
+            match error.kind {
+                ErrorKind::NotLeader { hint: Some(leader) } => {
+                    match self.replicas.iter().position(|(n, _)| *n == leader.node.0) {
+                        Some(i) if i != at => self.current.set(i),
+                        _ => self.current.set(at + 1),
+                    }
+                }
+                ErrorKind::NotLeader { hint: None } | ErrorKind::ServiceUnavailable => {
+                    self.current.set(at + 1);
+                }
+                _ => return Err(error),
+            }
+            last = error;
+            if attempt % count == count - 1 {
+                crate::rt::sleep(META_RETRY_PAUSE).await;
+            }
+        }
+        Err(last)
+    }
+}
+
 fn internal(message: String) -> Error {
     Error::new(ErrorKind::InternalServerError, message)
 }

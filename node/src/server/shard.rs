@@ -18,7 +18,7 @@ use shoal_wire::Error;
 
 use super::listener::BoundListener;
 use super::machine::Machine;
-use super::node_client::NodeClient;
+use super::node_client::MetaClient;
 use crate::config::{ClusterFile, NodeConfig};
 use crate::exec::capacity::PartitionThrottle;
 use crate::meta::catalog::{Catalog, METADATA_GROUP, table_of_group};
@@ -32,6 +32,8 @@ use crate::storage::{Engine, StorageError};
 
 /// How often a shard refreshes its catalog copy without being asked.
 const CATALOG_REFRESH_PERIOD: Duration = Duration::from_secs(1);
+/// Longest a metadata replica waits to catch up with its group on a refresh.
+const META_CATCH_UP_WAIT: Duration = Duration::from_secs(2);
 /// Longest a stopping shard waits for its groups' leadership to move to followers.
 const LEADERSHIP_TRANSFER_WAIT: Duration = Duration::from_secs(3);
 /// How often the shard checks for a shutdown request.
@@ -67,9 +69,9 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Whether this shard hosts the metadata group.
+    /// Whether this shard hosts a replica of the metadata group.
     pub fn is_meta(&self) -> bool {
-        self.sync.is_none()
+        self.meta().is_some()
     }
 
     /// The metadata state machine (on the metadata shard).
@@ -77,11 +79,24 @@ impl Shard {
         self.driver.machine().meta()
     }
 
-    /// Refreshes the catalog copy (a no-op on the metadata shard).
+    /// Brings the catalog up to date: a copy asks the metadata leader; a metadata replica
+    /// (whose catalog its state machine keeps) catches up with what the group committed.
     pub async fn refresh_catalog(&self) -> Result<(), Error> {
-        match &self.sync {
-            Some(sync) => sync.refresh().await,
-            None => Ok(()),
+        if let Some(sync) = &self.sync {
+            return sync.refresh().await;
+        }
+        let caught_up = std::pin::pin!(self.driver.catch_up(METADATA_GROUP));
+        let timer = std::pin::pin!(crate::rt::sleep(META_CATCH_UP_WAIT));
+        match futures::future::select(caught_up, timer).await {
+            futures::future::Either::Left((Ok(()), _)) => Ok(()),
+            futures::future::Either::Left((Err(e), _)) => Err(Error::new(
+                shoal_wire::ErrorKind::ServiceUnavailable,
+                format!("metadata: {e}"),
+            )),
+            futures::future::Either::Right(_) => Err(Error::new(
+                shoal_wire::ErrorKind::ServiceUnavailable,
+                "metadata replica could not catch up in time",
+            )),
         }
     }
 
@@ -226,6 +241,15 @@ pub async fn run_shard(mut start: ShardStart) -> Result<(), String> {
     Ok(())
 }
 
+fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {host}"))
+}
+
 fn start_transport(node: u32, index: u16, peer: PeerStart) -> Result<Transport, String> {
     let configs = quic_configs(&peer.identity, index).map_err(|e| format!("shard {index}: {e}"))?;
     let local = ShardAddr { node, shard: index };
@@ -265,8 +289,8 @@ async fn open_shard(start: &ShardStart, transport: Option<Rc<Transport>>) -> Res
     let engine = Engine::open(disk, &dir, cfg.engine_config().for_raft())
         .await
         .map_err(|e| format!("shard {}: storage recovery failed: {e}", start.index))?;
-    let meta_node = start.cluster.metadata_node();
-    let is_meta = meta_node.id == cfg.node_id && start.index == 0;
+    let meta_nodes = start.cluster.metadata_nodes();
+    let is_meta = start.index == 0 && meta_nodes.iter().any(|n| n.id == cfg.node_id);
     let catalog = Rc::new(RefCell::new(Catalog::default()));
     let meta = if is_meta {
         let placement = placement(&start.cluster);
@@ -285,20 +309,12 @@ async fn open_shard(start: &ShardStart, transport: Option<Rc<Transport>>) -> Res
         start.index,
         transport.clone(),
     );
-    let sync = (!is_meta).then(|| {
-        let addr = format!("{}:{}", meta_node.host, meta_node.client_port_base)
-            .parse()
-            .or_else(|_| {
-                use std::net::ToSocketAddrs;
-                (meta_node.host.as_str(), meta_node.client_port_base)
-                    .to_socket_addrs()
-                    .map_err(|e| e.to_string())?
-                    .next()
-                    .ok_or_else(|| format!("cannot resolve {}", meta_node.host))
-            });
-        addr.map(|a| CatalogSync::new(NodeClient::new(a), catalog.clone()))
-    });
-    let sync = sync.transpose()?;
+    let meta_addrs = meta_nodes
+        .iter()
+        .map(|n| resolve(&n.host, n.client_port_base).map(|a| (n.id, a)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let meta_voters: Vec<u64> = meta_nodes.iter().map(|n| u64::from(n.id)).collect();
+    let sync = (!is_meta).then(|| CatalogSync::new(MetaClient::new(meta_addrs), catalog.clone()));
     let shard = Shard {
         index: start.index,
         node_id: cfg.node_id,
@@ -314,10 +330,9 @@ async fn open_shard(start: &ShardStart, transport: Option<Rc<Transport>>) -> Res
         opening: RefCell::new(HashSet::new()),
     };
     if shard.is_meta() {
-        let voters = vec![shard.node_id as u64];
         shard
             .driver
-            .open_group(METADATA_GROUP, voters)
+            .open_group(METADATA_GROUP, meta_voters)
             .await
             .map_err(|e| format!("metadata group: {e}"))?;
     }
@@ -413,11 +428,7 @@ const CATALOG_READY_WAIT_MAX: Duration = Duration::from_secs(30);
 async fn catalog_ready(shard: &Shard) {
     let deadline = std::time::Instant::now() + CATALOG_READY_WAIT_MAX;
     loop {
-        let ready = if shard.is_meta() {
-            shard.driver.read_ready(METADATA_GROUP).is_ok()
-        } else {
-            shard.refresh_catalog().await.is_ok()
-        };
+        let ready = shard.refresh_catalog().await.is_ok();
         if ready {
             return;
         }

@@ -54,8 +54,8 @@ pub enum Command {
 /// `shoal up`.
 #[derive(Args, Debug, Clone)]
 pub struct UpArgs {
-    /// Number of nodes.
-    #[arg(long, default_value_t = 1)]
+    /// Number of nodes (each partition and the metadata get a replica on three of them).
+    #[arg(long, default_value_t = 3)]
     pub nodes: u32,
     /// Shards per node (default: 2, or fewer CPUs).
     #[arg(long)]

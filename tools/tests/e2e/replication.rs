@@ -299,3 +299,89 @@ async fn histories_stay_linearizable_through_leader_kill_restart_and_pause() {
         );
     }
 }
+
+/// Puts one item into `table` and reads it back strongly consistently, retrying (bounded)
+/// while the cluster elects leaders.
+async fn put_and_read(client: &Client, table: &str, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let put = client
+            .put_item(table)
+            .attribute("pk", id)
+            .attribute("v", 1)
+            .send()
+            .await;
+        let got = match put {
+            Ok(_) => {
+                client
+                    .get_item(table)
+                    .key("pk", id)
+                    .consistent_read(true)
+                    .send()
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match got {
+            Ok(got) if got.item.is_some() => return,
+            Ok(_) => panic!("{table}/{id}: acknowledged put not readable"),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{table}/{id}: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// The metadata group has three replicas too: with the node of its leader killed, tables
+/// can still be created, listed and used; the restarted node catches up with the tables
+/// created while it was down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_survive_the_loss_of_the_metadata_leader() {
+    let cluster = TestCluster::start("metadata", 3, 1);
+    let client = fault_client(&cluster).await;
+    create_table(&client, "before", false).await;
+    put_and_read(&client, "before", "a").await;
+    // Node 1 holds the metadata group's first replica, its leader after start.
+    tokio::task::block_in_place(|| cluster.kill9(1));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        use shoal_wire::schema::{BillingMode, ScalarType};
+        let created = client
+            .create_table("during")
+            .partition_key("pk", ScalarType::S)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match created {
+            Ok(_) => break,
+            Err(e) if e.kind() == Some(ErrorKind::ResourceInUse) => break,
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "create a table without node 1: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    put_and_read(&client, "during", "b").await;
+    put_and_read(&client, "before", "c").await;
+    let names = client
+        .list_tables()
+        .send()
+        .await
+        .expect("list tables")
+        .table_names;
+    assert_eq!(names, vec!["before".to_string(), "during".to_string()]);
+    // Node 1 returns and node 2 goes: node 1 must know the table created without it.
+    tokio::task::block_in_place(|| cluster.restart());
+    tokio::task::block_in_place(|| cluster.kill9(2));
+    put_and_read(&client, "during", "d").await;
+    let described = client
+        .describe_table("during")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(described.table.table_name, "during");
+}
