@@ -136,6 +136,20 @@ impl Client {
         self.topology().metadata_leader
     }
 
+    /// Where this client sends requests for the item whose partition key is
+    /// `partition_key` in `table`: the replica its route cache holds for the leader of that
+    /// key's partition (learned from `NotLeader` answers). For tools and fault tests.
+    pub async fn target_of(
+        &self,
+        table: &str,
+        partition_key: &shoal_wire::AttributeValue,
+    ) -> Result<Option<shoal_wire::cluster::ReplicaLocation>> {
+        let hash = shoal_wire::key::partition_hash(partition_key)
+            .map_err(|e| Error::Config(format!("partition key: {e}")))?;
+        let route = self.table_route(table).await?;
+        Ok(route.lookup(hash).and_then(TableRoute::target))
+    }
+
     pub(crate) fn topology(&self) -> Topology {
         self.inner
             .topology

@@ -1,20 +1,27 @@
 //! The raft driver of one shard: every raft group the shard hosts, stepped by one loop.
 //!
-//! Each pass of the loop (RUNTIME-NOTES §3.5): hand queued proposals to their groups, tick
-//! the groups when a tick is due, collect the `Ready` of every group that has one, append
-//! all their new entries and hard states to the shard's write-ahead log and wait for ONE
-//! group commit (one fdatasync for all groups), then `advance` each group and apply the
-//! committed entries in log order through the shard's [`StateMachine`]. Messages to peers
-//! are sent as the crate requires: `messages()` at once, `persisted_messages()` only after
-//! the fsync (pitfall 18); with a single replica per group there are none yet.
+//! Each pass of the loop (RUNTIME-NOTES §3.5): step the peers' messages that arrived since
+//! the last pass, hand queued proposals and ReadIndex requests to their groups, tick the
+//! groups when a tick is due, collect the `Ready` of every group that has one, send its
+//! `messages()` (a leader's appends may leave before its own fsync), append all new entries
+//! and hard states to the shard's write-ahead log and wait for ONE group commit (one
+//! fdatasync for all groups) while applying the entries the Readies already hand over as
+//! committed (durable here and on a quorum); then send `persisted_messages()` (votes and
+//! acknowledgements, only after the fsync: pitfall 18), `advance` each group and apply what
+//! became committed, in log order, through the shard's [`StateMachine`].
 //!
-//! Reads: a group serves strongly consistent reads only while it leads and has applied an
-//! entry of its own term (so every write acknowledged by an earlier leader is visible).
+//! Reads: a group serves strongly consistent reads only while it leads, has applied an
+//! entry of its own term (so every write acknowledged by an earlier leader is visible) and,
+//! with peers, a quorum confirmed its leadership after the read arrived (ReadIndex), or it
+//! holds a lease: a ReadIndex round answered by a quorum proves that no follower will vote
+//! for another candidate until an election timeout after the round's heartbeat was sent
+//! (check-quorum), so until then, less a tick and a drift margin, reads are served from
+//! local state (RUNTIME-NOTES §3.1, pitfall 17). A leadership transfer suspends the lease.
 //!
 //! Invariants: only this module calls into `raft`; a proposal's reply is sent only after
-//! its entry is durable and applied; entries are applied in index order, exactly once per
+//! its entry is committed and applied; entries are applied in index order, exactly once per
 //! process life (the tree's applied index makes re-application after a restart start at the
-//! right place).
+//! right place); no peer message is stepped between a group's `ready` and its `advance`.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -123,6 +130,11 @@ struct Group<O> {
     raw: RawNode<GroupLog>,
     /// Voters when opened: a lone voter's leadership needs no confirmation.
     voters: usize,
+    /// Leader lease: until this instant, in this term, no other replica can have been
+    /// elected, so strongly consistent reads are served from local state without a round.
+    lease: Option<(u64, Instant)>,
+    /// A read was served under the lease since the last renewal round.
+    lease_used: bool,
     waiting: HashMap<u64, oneshot::Sender<Result<O, ProposeError>>>,
     term_applied: bool,
     /// The commit index moved without a Ready and the hard state holding it is not yet in
@@ -158,6 +170,8 @@ struct State<O> {
 
 struct Inner<D: Disk, M: StateMachine> {
     config: DriverConfig,
+    /// When this process may start voting (an election timeout after it started).
+    votes_from: Instant,
     shard: u16,
     transport: Option<Rc<Transport>>,
     unknown_group: RefCell<Option<UnknownGroupHook>>,
@@ -193,6 +207,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         Self {
             inner: Rc::new(Inner {
                 config,
+                votes_from: Instant::now() + config.tick * config.election_ticks as u32,
                 shard,
                 transport,
                 unknown_group: RefCell::new(None),
@@ -283,6 +298,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             Group {
                 raw,
                 voters: voters.len(),
+                lease: None,
+                lease_used: false,
                 waiting: HashMap::new(),
                 term_applied: false,
                 state_unsaved: false,
@@ -315,8 +332,18 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         self.read_ready(group)?;
         let rx = {
             let mut st = self.inner.state.borrow_mut();
-            if st.groups.get(&group).is_some_and(|g| g.voters <= 1) {
-                return Ok(());
+            if let Some(g) = st.groups.get_mut(&group) {
+                if g.voters <= 1 {
+                    return Ok(());
+                }
+                let raft = &g.raw.raft;
+                let leased = g
+                    .lease
+                    .is_some_and(|(term, until)| term == raft.term && Instant::now() < until);
+                if leased && raft.lead_transferee.is_none() {
+                    g.lease_used = true;
+                    return Ok(());
+                }
             }
             let (tx, rx) = oneshot::channel();
             st.reads_queued.push((group, tx, false));
@@ -480,9 +507,23 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     /// One pass: proposals, ticks, persist every Ready with one fsync, advance, apply.
     async fn pass(&self, tick: bool) -> Result<(), StorageError> {
         let (mut readies, last_ticket) = self.collect_readies(tick)?;
-        if let Some(ticket) = last_ticket {
-            self.inner.engine.wal().wait_durable(ticket).await?;
-        }
+        // What a Ready hands over as committed is durable here and on a quorum already
+        // (raft-rs returns committed entries only up to what this replica persisted): apply
+        // it while this pass's new entries are being flushed, rather than after.
+        let early: Vec<(u64, Vec<Entry>)> = readies
+            .iter_mut()
+            .filter(|(_, _, committed)| !committed.is_empty())
+            .map(|(group, _, committed)| (*group, std::mem::take(committed)))
+            .collect();
+        let flush = async {
+            match last_ticket {
+                Some(ticket) => self.inner.engine.wal().wait_durable(ticket).await,
+                None => Ok(()),
+            }
+        };
+        let (flushed, applied) = futures::join!(flush, self.apply_groups(&early));
+        flushed?;
+        applied?;
         // Votes and acknowledgements promise what is now on disk (pitfall 18).
         let persisted: Vec<(u64, Message)> = readies
             .iter_mut()
@@ -519,12 +560,13 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
         }
         self.send(outbox);
-        for (group, entries) in to_apply {
-            for chunk in entries.chunks(APPLY_BATCH_MAX) {
-                self.apply_entries(group, chunk).await?;
-            }
-            if let Some(g) = self.inner.state.borrow_mut().groups.get_mut(&group) {
-                g.raw.advance_apply();
+        self.apply_groups(&to_apply).await?;
+        {
+            let mut st = self.inner.state.borrow_mut();
+            for (group, _) in early.iter().chain(&to_apply) {
+                if let Some(g) = st.groups.get_mut(group) {
+                    g.raw.advance_apply();
+                }
             }
         }
         answer_reads(&mut self.inner.state.borrow_mut());
@@ -542,7 +584,11 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let mut guard = self.inner.state.borrow_mut();
         let st = &mut *guard;
         let wal = self.inner.engine.wal();
-        step_inbox(st);
+        step_inbox(st, self.inner.votes_from);
+        let lease_span = self.lease_span();
+        if tick {
+            renew_leases(st, lease_span);
+        }
         start_read_rounds(st);
         if st.transferring {
             start_transfers(st, self.inner.config.replica_id);
@@ -589,6 +635,15 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             for rs in rd.take_read_states() {
                 let ctx = proposal_id(&rs.request_ctx).unwrap_or(0);
                 if let Some(round) = st.reads_in_flight.remove(&ctx) {
+                    if !round.follower && g.raw.raft.state == StateRole::Leader {
+                        // A quorum answered a heartbeat sent after `started`: no election
+                        // can end before `started` + the lease span.
+                        let until = round.started + lease_span;
+                        let term = g.raw.raft.term;
+                        if g.lease.is_none_or(|(t, u)| t != term || u < until) {
+                            g.lease = Some((term, until));
+                        }
+                    }
                     st.reads_confirmed
                         .push((round.group, rs.index, round.waiters));
                 }
@@ -643,6 +698,16 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         Ok((readies, last_ticket))
     }
 
+    /// Applies each group's committed entries in order, in bounded chunks.
+    async fn apply_groups(&self, batches: &[(u64, Vec<Entry>)]) -> Result<(), StorageError> {
+        for (group, entries) in batches {
+            for chunk in entries.chunks(APPLY_BATCH_MAX) {
+                self.apply_entries(*group, chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies committed entries of one group in order and answers their proposers.
     async fn apply_entries(&self, group: u64, entries: &[Entry]) -> Result<(), StorageError> {
         for e in entries {
@@ -695,6 +760,14 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
         }
         Ok(())
+    }
+
+    /// How long a confirmed leadership stays a lease: the election timeout followers wait
+    /// before voting for anyone else (with check-quorum), less one tick (their elapsed time
+    /// counts whole ticks) and a tenth for clock drift.
+    fn lease_span(&self) -> Duration {
+        let c = &self.inner.config;
+        c.tick * (c.election_ticks.saturating_sub(1) as u32) * 9 / 10
     }
 
     /// Sends raft messages to their peers: one transport message per destination and lane.
@@ -836,6 +909,36 @@ fn start_transfers<O>(st: &mut State<O>, me: u64) {
     }
 }
 
+/// Keeps the leases of groups that serve reads alive: a led group whose lease was used and
+/// is past half its span gets a ReadIndex round with no reader waiting (its answer renews
+/// the lease). Idle groups let their lease lapse; their next read pays a round.
+fn renew_leases<O>(st: &mut State<O>, span: Duration) {
+    let now = Instant::now();
+    let State {
+        groups,
+        next_read_ctx,
+        reads_in_flight,
+        ..
+    } = st;
+    for (&group, g) in groups.iter_mut() {
+        let due = g.lease.is_none_or(|(_, until)| until < now + span / 2);
+        if !g.lease_used || !due || g.voters <= 1 || g.raw.raft.state != StateRole::Leader {
+            continue;
+        }
+        g.lease_used = false;
+        let ctx = *next_read_ctx;
+        *next_read_ctx += 1;
+        g.raw.read_index(ctx.to_le_bytes().to_vec());
+        let round = ReadRound {
+            group,
+            waiters: Vec::new(),
+            follower: false,
+            started: now,
+        };
+        reads_in_flight.insert(ctx, round);
+    }
+}
+
 /// Starts one ReadIndex round per group for the reads queued since the last pass; reads of
 /// a group this replica no longer leads fail at once.
 fn start_read_rounds<O>(st: &mut State<O>) {
@@ -908,13 +1011,23 @@ fn answer_reads<O>(st: &mut State<O>) {
 }
 
 /// Steps queued peer messages into their groups and reports unreachable peers.
-fn step_inbox<O>(st: &mut State<O>) {
+/// Before `votes_from` a replica ignores vote requests: it may have promised a leader, in an
+/// earlier life, not to vote before an election timeout (the lease), and a restart forgot it.
+fn step_inbox<O>(st: &mut State<O>, votes_from: Instant) {
     for peer in st.unreachable.drain(..) {
         for g in st.groups.values_mut() {
             g.raw.report_unreachable(peer);
         }
     }
+    let deaf = Instant::now() < votes_from;
     for (group, msg) in st.inbox.drain(..) {
+        let vote = matches!(
+            msg.get_msg_type(),
+            MessageType::MsgRequestVote | MessageType::MsgRequestPreVote
+        );
+        if deaf && vote {
+            continue;
+        }
         if let Some(g) = st.groups.get_mut(&group)
             && let Err(e) = g.raw.step(msg)
         {

@@ -14,5 +14,6 @@ mod crash;
 mod gateway;
 mod harness;
 mod linearizability;
+mod netfilter;
 mod race;
 mod replication;
