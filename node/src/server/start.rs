@@ -96,7 +96,11 @@ pub fn run_node(config: NodeConfig) -> Result<(), String> {
             peer,
             shutdown: shutdown.clone(),
         };
-        let cpu = cpus[index % cpus.len()];
+        // Rotated by node id: on a machine of its own a node still gives each shard its own
+        // CPU, and several nodes of a local cluster on one machine spread over its CPUs
+        // instead of all pinning their shard 0 to the first one.
+        let rotation = (config.node_id as usize - 1) * shards as usize;
+        let cpu = cpus[(index + rotation) % cpus.len()];
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
             .io_memory(config.storage.io_memory_bytes)
