@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub pool: Pool,
     jitter: Mutex<Pcg32>,
     refresher: Mutex<Option<JoinHandle<()>>>,
+    /// Turns eventually consistent reads over a partition's replicas.
+    pub spread: std::sync::atomic::AtomicUsize,
 }
 
 impl Drop for Inner {
@@ -109,6 +111,7 @@ impl Client {
             ),
             jitter: Mutex::new(Pcg32::seed_from_u64(seed)),
             refresher: Mutex::new(None),
+            spread: std::sync::atomic::AtomicUsize::new(0),
             config,
         };
         Ok(Client {

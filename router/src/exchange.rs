@@ -39,6 +39,10 @@ pub(crate) trait Keyed: Exchange {
     /// The error for a request without a usable partition key, when the shard it went to
     /// answered with a routing error instead of reporting the problem itself.
     fn unroutable_error(&self, schema: &KeySchema) -> Error;
+    /// True for an eventually consistent read, which any replica may serve.
+    fn any_replica(&self) -> bool {
+        false
+    }
 }
 
 /// DynamoDB's message for a key that does not fit the table's key schema.
@@ -86,7 +90,7 @@ exchanges! {
 }
 
 macro_rules! keyed_by_attribute {
-    ($( $request:ident . $field:ident => $error:ident; )*) => {$(
+    ($( $request:ident . $field:ident => $error:ident, $any:ident; )*) => {$(
         impl Keyed for $request {
             fn table_name(&self) -> &str {
                 &self.table_name
@@ -100,15 +104,26 @@ macro_rules! keyed_by_attribute {
             fn unroutable_error(&self, schema: &KeySchema) -> Error {
                 $error(&self.$field, schema)
             }
+            fn any_replica(&self) -> bool {
+                $any(self)
+            }
         }
     )*};
 }
 
+fn leader_only<T>(_: &T) -> bool {
+    false
+}
+
+fn eventually_consistent_get(request: &GetItemRequest) -> bool {
+    request.consistent_read != Some(true)
+}
+
 keyed_by_attribute! {
-    PutItemRequest.item => item_error;
-    GetItemRequest.key => key_error;
-    UpdateItemRequest.key => key_error;
-    DeleteItemRequest.key => key_error;
+    PutItemRequest.item => item_error, leader_only;
+    GetItemRequest.key => key_error, eventually_consistent_get;
+    UpdateItemRequest.key => key_error, leader_only;
+    DeleteItemRequest.key => key_error, leader_only;
 }
 
 impl Keyed for QueryRequest {
@@ -131,6 +146,10 @@ impl Keyed for QueryRequest {
         query_partition(self, schema)
             .err()
             .unwrap_or_else(|| Error::validation(KEY_MISMATCH))
+    }
+
+    fn any_replica(&self) -> bool {
+        self.consistent_read != Some(true)
     }
 }
 

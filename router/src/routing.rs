@@ -11,6 +11,7 @@
 //! Does not build requests or merge batch results (see `requests`, `batch`, `scan`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use shoal_wire::ErrorKind;
 use shoal_wire::cluster::ReplicaLocation;
@@ -171,7 +172,14 @@ impl Client {
             (attempt, hash)
         };
         let unroutable = |attempt: &Q, route: &TableRoute| attempt.unroutable_error(&route.schema);
-        let (response, _) = self.send_routed(&table_name, plan, unroutable).await?;
+        let pick = if request.any_replica() {
+            Pick::AnyReplica
+        } else {
+            Pick::Leader
+        };
+        let (response, _) = self
+            .send_routed(&table_name, pick, plan, unroutable)
+            .await?;
         Ok(response)
     }
 
@@ -183,6 +191,7 @@ impl Client {
     pub(crate) async fn send_routed<Q: Exchange>(
         &self,
         table_name: &str,
+        pick: Pick,
         plan: impl Fn(&TableRoute) -> (Q, Option<u64>),
         unroutable: impl Fn(&Q, &TableRoute) -> Error,
     ) -> Result<(Q::Response, Arc<TableRoute>)> {
@@ -190,9 +199,16 @@ impl Client {
         loop {
             let route = self.table_route(table_name).await?;
             let (request, hash) = plan(&route);
-            let target = match hash {
-                Some(hash) => route.lookup(hash).and_then(TableRoute::target),
-                None => route.partitions.first().and_then(TableRoute::target),
+            let entry = match hash {
+                Some(hash) => route.lookup(hash),
+                None => route.partitions.first(),
+            };
+            let target = match (pick, entry) {
+                (Pick::AnyReplica, Some(entry)) if !entry.replicas.is_empty() => {
+                    let turn = self.inner.spread.fetch_add(1, Ordering::Relaxed);
+                    Some(entry.replicas[turn % entry.replicas.len()])
+                }
+                (_, entry) => entry.and_then(TableRoute::target),
             };
             let Some(target) = target else {
                 // A gap in the cached map (a split heard of in part): fetch it whole.
@@ -208,7 +224,11 @@ impl Client {
             if hash.is_none() && error.kind().is_some_and(|k| k.is_routing()) {
                 return Err(unroutable(&request, &route));
             }
-            self.learn(table_name, &route, &error, hash);
+            // A replica picked at random says nothing about who leads: the next attempt
+            // picks another one.
+            if pick == Pick::Leader || error.service().is_some() {
+                self.learn(table_name, &route, &error, hash);
+            }
             run.next(self, error, Q::IDEMPOTENT, true).await?;
         }
     }
@@ -280,6 +300,15 @@ impl Client {
         }
         Err(last)
     }
+}
+
+/// Which replica of a partition a request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// The leader (writes, strongly consistent reads).
+    Leader,
+    /// Any replica, in turn (eventually consistent reads: followers serve them).
+    AnyReplica,
 }
 
 /// Where a control request goes after `error` at `target`.

@@ -22,6 +22,7 @@ use shoal_wire::message::{ConsumedCapacity, HashRange, ScanRequest, ScanResponse
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::partition_map::TableRoute;
+use crate::routing::Pick;
 
 /// The whole hash space.
 const HASH_RANGE_ALL: (u64, u64) = (0, u64::MAX);
@@ -92,7 +93,7 @@ impl Client {
         };
         let unroutable = |_: &ScanRequest, _: &TableRoute| Error::validation("unroutable scan");
         let (answer, route) = self
-            .send_routed(&request.table_name, plan, unroutable)
+            .send_routed(&request.table_name, Pick::Leader, plan, unroutable)
             .await?;
         let part_end = route
             .lookup(start)
@@ -116,7 +117,9 @@ impl Client {
                 attempt.segment, attempt.total_segments
             ))
         };
-        let (answer, _) = self.send_routed(&table_name, plan, unroutable).await?;
+        let (answer, _) = self
+            .send_routed(&table_name, Pick::Leader, plan, unroutable)
+            .await?;
         Ok(answer)
     }
 }

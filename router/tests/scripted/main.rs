@@ -69,9 +69,12 @@ async fn wrong_shard_entry_moves_the_route_for_good() {
 async fn not_leader_hint_is_followed() {
     let script = Script::start().await;
     let client = client(&script).await;
+    // Strongly consistent: only the leader serves it (eventually consistent reads go to
+    // any replica).
     client
         .get_item("hinted")
         .key("pk", "a")
+        .consistent_read(true)
         .send()
         .await
         .unwrap();
@@ -80,6 +83,7 @@ async fn not_leader_hint_is_followed() {
     client
         .get_item("hinted")
         .key("pk", "b")
+        .consistent_read(true)
         .send()
         .await
         .unwrap();

@@ -510,3 +510,40 @@ async fn tables_survive_the_loss_of_the_metadata_leader() {
         .expect("describe");
     assert_eq!(described.table.table_name, "during");
 }
+
+/// Eventually consistent reads go to any replica, so they keep being served while the
+/// leader of the key's partition is stopped, and they return what was written before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventually_consistent_reads_are_served_by_followers() {
+    let cluster = TestCluster::start("followers", 3, 1);
+    let client = fault_client(&cluster).await;
+    create_table(&client, "registers", false).await;
+    let history = History {
+        start: Instant::now(),
+        ops: RefCell::new(Vec::new()),
+        last_write: RefCell::new(vec![None; KEYS]),
+        next_value: Cell::new(7),
+    };
+    let leader = leader_of(&cluster, &history, 0).await;
+    signal(&cluster, leader, Signal::SIGSTOP);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut served = 0;
+    while served < 6 {
+        let got = client
+            .get_item("registers")
+            .key("pk", key_name(0).as_str())
+            .send()
+            .await;
+        match got {
+            Ok(got) if value_of(&got.item) == Some(7) => served += 1,
+            // A follower may not have applied the write yet: eventually consistent.
+            Ok(_) => {}
+            Err(e) => assert!(Instant::now() < deadline, "eventually consistent read: {e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "followers did not serve the value in time"
+        );
+    }
+    signal(&cluster, leader, Signal::SIGCONT);
+}
