@@ -141,6 +141,8 @@ pub struct TransportLimits {
     pub reconnect_delay_min: Duration,
     /// Longest wait before reconnecting.
     pub reconnect_delay_max: Duration,
+    /// Connections (both directions) an endpoint keeps; further incoming ones are refused.
+    pub connections_max: usize,
 }
 
 impl Default for TransportLimits {
@@ -150,6 +152,7 @@ impl Default for TransportLimits {
             inbound_messages_max: 65_536,
             reconnect_delay_min: Duration::from_millis(50),
             reconnect_delay_max: Duration::from_secs(2),
+            connections_max: 4096,
         }
     }
 }
@@ -357,6 +360,13 @@ impl TransportCore {
                 }
             }
             Some(DatagramEvent::NewConnection(incoming)) => {
+                if self.conns.len() >= self.limits.connections_max {
+                    self.stats.peers_refused += 1;
+                    tracing::warn!(%from, "transport: connection refused: too many connections");
+                    let t = self.endpoint.refuse(incoming, &mut buf);
+                    self.push_transmit(&t, &buf);
+                    return;
+                }
                 match self.endpoint.accept(incoming, now, &mut buf, None) {
                     Ok((handle, quic)) => {
                         self.stats.connections_accepted += 1;

@@ -397,3 +397,55 @@ async fn with_deadline<T>(fut: impl std::future::Future<Output = T>) -> T {
         futures::future::Either::Right(_) => panic!("no event within 10 s"),
     }
 }
+
+#[test]
+fn connections_beyond_the_limit_are_refused() {
+    let ca = DevCa::mint("test").expect("ca").0;
+    let members = membership(&[(1, 7000), (2, 8000), (3, 9000)]);
+    let one = TransportLimits {
+        connections_max: 1,
+        ..TransportLimits::default()
+    };
+    let pem = |n| ca.issue_node("test", n).expect("node cert");
+    // Node 1 (port 7000) keeps one connection: node 2's. Node 3's is refused.
+    let mut p = Pair::new(
+        core_with(
+            &ca,
+            &pem(2),
+            shard(2, 1),
+            members.clone(),
+            Default::default(),
+        ),
+        core_with(&ca, &pem(1), shard(1, 0), members.clone(), one),
+    );
+    p.a_addr = SocketAddr::new(LOOPBACK, 8001);
+    p.b_addr = SocketAddr::new(LOOPBACK, 7000);
+    p.a.send(p.now, shard(1, 0), Lane::Raft, b"from 2")
+        .expect("queued");
+    p.pump(200);
+    assert_eq!(messages(&mut p.b).len(), 1);
+    let mut third = core_with(&ca, &pem(3), shard(3, 0), members, Default::default());
+    third
+        .send(p.now, shard(1, 0), Lane::Raft, b"from 3")
+        .expect("queued");
+    let from_third = SocketAddr::new(LOOPBACK, 9000);
+    for _ in 0..200 {
+        third.drive(p.now);
+        for d in third.take_transmits() {
+            p.b.handle_datagram(p.now, from_third, BytesMut::from(&d.bytes[..]));
+        }
+        p.b.drive(p.now);
+        for d in p.b.take_transmits() {
+            if d.to == from_third {
+                third.handle_datagram(p.now, p.b_addr, BytesMut::from(&d.bytes[..]));
+            }
+        }
+        p.now += Duration::from_millis(1);
+    }
+    assert!(messages(&mut p.b).is_empty(), "node 3 got through");
+    assert!(p.b.stats().peers_refused >= 1);
+    assert!(
+        std::iter::from_fn(|| third.poll_event())
+            .any(|e| matches!(e, TransportEvent::Unreachable(_)))
+    );
+}
