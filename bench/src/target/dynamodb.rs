@@ -194,6 +194,9 @@ impl DynamoSession {
                 return Err(OpError(e.to_string()));
             }
         };
+        if !conn.reusable() {
+            self.conn = None;
+        }
         let value: Value = serde_json::from_slice(&response).unwrap_or(Value::Null);
         if status != 200 {
             let kind = value["__type"]

@@ -70,6 +70,9 @@ impl EtcdSession {
                 return Err(OpError(e.to_string()));
             }
         };
+        if !conn.reusable() {
+            self.conn = None;
+        }
         let value: Value = serde_json::from_slice(&response).unwrap_or(Value::Null);
         if status != 200 || value.get("header").is_none() {
             let message = value["message"]

@@ -34,6 +34,9 @@ pub enum BodyLength {
 pub struct Http {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// False once a response said `Connection: close` (or came as HTTP/1.0 without
+    /// keep-alive): the server closes it, so the next request needs a new connection.
+    reusable: bool,
 }
 
 impl Http {
@@ -44,7 +47,13 @@ impl Http {
         Ok(Http {
             stream,
             buf: Vec::new(),
+            reusable: true,
         })
+    }
+
+    /// Whether another request may go on this connection.
+    pub fn reusable(&self) -> bool {
+        self.reusable
     }
 
     /// Sends `head` (request line and headers, ending with the blank line) and `body`;
@@ -59,6 +68,7 @@ impl Http {
         let (status, length, head_len) = loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let (status, length) = parse_head(&self.buf[..end])?;
+                self.reusable = keeps_alive(&self.buf[..end]);
                 break (status, length, end + 4);
             }
             if self.buf.len() > HTTP_HEAD_BYTES_MAX {
@@ -139,6 +149,23 @@ impl Http {
     }
 }
 
+/// Whether the server keeps the connection open after this response: HTTP/1.1 unless it
+/// says `Connection: close`, HTTP/1.0 only if it says `Connection: keep-alive`.
+pub fn keeps_alive(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let mut lines = text.split("\r\n");
+    let http11 = lines.next().is_some_and(|l| l.starts_with("http/1.1"));
+    let connection = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim() == "connection")
+        .map(|(_, value)| value.trim().to_string());
+    match connection.as_deref() {
+        Some(v) if v.contains("close") => false,
+        Some(v) if v.contains("keep-alive") => true,
+        _ => http11,
+    }
+}
+
 /// Status code and body delimitation of a response head.
 pub fn parse_head(head: &[u8]) -> io::Result<(u16, BodyLength)> {
     let text =
@@ -202,6 +229,10 @@ mod tests {
         let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked";
         assert_eq!(parse_head(head).unwrap(), (200, BodyLength::Chunked));
         assert!(parse_head(b"garbage").is_err());
+        assert!(keeps_alive(b"HTTP/1.1 200 OK\r\nContent-Length: 2"));
+        assert!(!keeps_alive(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2"));
+        assert!(!keeps_alive(b"HTTP/1.0 200 OK\r\nContent-Length: 2"));
+        assert!(keeps_alive(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive"));
     }
 
     #[test]
