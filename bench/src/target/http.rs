@@ -230,7 +230,9 @@ mod tests {
         assert_eq!(parse_head(head).unwrap(), (200, BodyLength::Chunked));
         assert!(parse_head(b"garbage").is_err());
         assert!(keeps_alive(b"HTTP/1.1 200 OK\r\nContent-Length: 2"));
-        assert!(!keeps_alive(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2"));
+        assert!(!keeps_alive(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2"
+        ));
         assert!(!keeps_alive(b"HTTP/1.0 200 OK\r\nContent-Length: 2"));
         assert!(keeps_alive(b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive"));
     }

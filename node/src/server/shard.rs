@@ -241,15 +241,6 @@ pub async fn run_shard(mut start: ShardStart) -> Result<(), String> {
     Ok(())
 }
 
-fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve {host}"))
-}
-
 fn start_transport(node: u32, index: u16, peer: PeerStart) -> Result<Transport, String> {
     let configs = quic_configs(&peer.identity, index).map_err(|e| format!("shard {index}: {e}"))?;
     let local = ShardAddr { node, shard: index };
@@ -311,7 +302,7 @@ async fn open_shard(start: &ShardStart, transport: Option<Rc<Transport>>) -> Res
     );
     let meta_addrs = meta_nodes
         .iter()
-        .map(|n| resolve(&n.host, n.client_port_base).map(|a| (n.id, a)))
+        .map(|n| super::start::resolve(&n.host, n.client_port_base, 0).map(|a| (n.id, a)))
         .collect::<Result<Vec<_>, String>>()?;
     let meta_voters: Vec<u64> = meta_nodes.iter().map(|n| u64::from(n.id)).collect();
     let sync = (!is_meta).then(|| CatalogSync::new(MetaClient::new(meta_addrs), catalog.clone()));

@@ -184,7 +184,8 @@ fn bind_peer_ports(host: &str, base: u16, shards: u16) -> Result<Vec<UdpSocket>,
         .collect()
 }
 
-fn resolve(host: &str, base: u16, shard: u16) -> Result<SocketAddr, String> {
+/// The address of shard `shard` of a node whose ports start at `base` on `host`.
+pub(super) fn resolve(host: &str, base: u16, shard: u16) -> Result<SocketAddr, String> {
     let port = base
         .checked_add(shard)
         .ok_or_else(|| format!("port {base} + shard {shard} overflows"))?;

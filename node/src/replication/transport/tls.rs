@@ -105,16 +105,13 @@ impl TlsIdentity {
     /// Checks that this identity's own certificate names node `node` of `cluster`, so a
     /// node started with another node's files fails at start rather than at every peer.
     pub fn check_names(&self, cluster: &str, node: u32) -> Result<(), TlsError> {
-        let expected = node_name(cluster, node);
-        let refuse = |reason: String| TlsError::Identity {
-            expected: expected.clone(),
-            reason,
-        };
-        let cert =
-            webpki::EndEntityCert::try_from(&self.chain[0]).map_err(|e| refuse(e.to_string()))?;
-        let name = ServerName::try_from(expected.as_str()).map_err(|e| refuse(e.to_string()))?;
-        cert.verify_is_valid_for_subject_name(&name)
-            .map_err(|e| refuse(format!("this node's own certificate: {e}")))
+        names_node(&self.chain[0], cluster, node).map_err(|e| match e {
+            TlsError::Identity { expected, reason } => TlsError::Identity {
+                expected,
+                reason: format!("this node's own certificate: {reason}"),
+            },
+            other => other,
+        })
     }
 
     /// Parses PEM text: the CA certificate, this node's chain and its private key.
@@ -279,6 +276,16 @@ pub fn verify_peer_node(
     let leaf = chain
         .first()
         .ok_or_else(|| refuse("empty certificate chain".into()))?;
+    names_node(leaf, cluster, node)
+}
+
+/// Checks that certificate `leaf` is valid for node `node` of `cluster`.
+fn names_node(leaf: &CertificateDer<'_>, cluster: &str, node: u32) -> Result<(), TlsError> {
+    let expected = node_name(cluster, node);
+    let refuse = |reason: String| TlsError::Identity {
+        expected: expected.clone(),
+        reason,
+    };
     let cert = webpki::EndEntityCert::try_from(leaf).map_err(|e| refuse(e.to_string()))?;
     let name = ServerName::try_from(expected.as_str()).map_err(|e| refuse(e.to_string()))?;
     cert.verify_is_valid_for_subject_name(&name)
