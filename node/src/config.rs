@@ -82,6 +82,14 @@ pub struct RaftSection {
     pub election_ticks: usize,
     /// Ticks between leader heartbeats.
     pub heartbeat_ticks: usize,
+    /// Log entries a leader keeps for a lagging follower after a checkpoint; a follower
+    /// further behind is sent a snapshot.
+    #[serde(default = "default_log_kept_for_followers")]
+    pub log_kept_for_followers: u64,
+}
+
+fn default_log_kept_for_followers() -> u64 {
+    crate::replication::driver::LOG_KEPT_FOR_FOLLOWERS_DEFAULT
 }
 
 impl Default for RaftSection {
@@ -90,6 +98,7 @@ impl Default for RaftSection {
             tick_ms: 100,
             election_ticks: 10,
             heartbeat_ticks: 2,
+            log_kept_for_followers: default_log_kept_for_followers(),
         }
     }
 }

@@ -83,29 +83,7 @@ impl MetaMachine {
         catalog: Rc<RefCell<Catalog>>,
         placement: Vec<(u32, u16)>,
     ) -> Result<Self, StorageError> {
-        let mut hi = META_TABLE_PREFIX.to_vec();
-        *hi.last_mut().expect("non-empty prefix") += 1;
-        let rows = engine
-            .scan(
-                Bound::Included(META_TABLE_PREFIX),
-                Bound::Excluded(&hi),
-                false,
-                TABLES_MAX,
-                usize::MAX,
-            )
-            .await?;
-        let mut records = Vec::with_capacity(rows.len());
-        for (key, value) in rows {
-            let record = TableRecord::decode(&value).map_err(|e| {
-                StorageError::Invalid(format!("metadata record {key:?} is unreadable: {e}"))
-            })?;
-            records.push(record);
-        }
-        let (next, epoch) = match engine.get(META_STATE_KEY).await? {
-            Some(v) if v.len() == 16 => (u64_le(&v[..8]), u64_le(&v[8..])),
-            Some(_) => return Err(StorageError::Invalid("metadata state is unreadable".into())),
-            None => (1, 0),
-        };
+        let (records, next, epoch) = read_catalog(&engine).await?;
         *catalog.borrow_mut() = Catalog::from_records(epoch, records);
         Ok(Self {
             engine,
@@ -113,6 +91,14 @@ impl MetaMachine {
             placement,
             next_table_id: Cell::new(next),
         })
+    }
+
+    /// Reads the catalog again from the engine (after a snapshot replaced it).
+    pub async fn reload(&self) -> Result<(), StorageError> {
+        let (records, next, epoch) = read_catalog(&self.engine).await?;
+        *self.catalog.borrow_mut() = Catalog::from_records(epoch, records);
+        self.next_table_id.set(next);
+        Ok(())
     }
 
     /// Checks a CreateTable before it is proposed (the same checks run again at apply).
@@ -303,6 +289,36 @@ fn boxed_delete(r: DeleteTableResponse) -> Answer {
 
 fn boxed_update(r: UpdateTableResponse) -> Answer {
     Box::new(move |id| answer(id, Ok(r)))
+}
+
+/// The table records, next table id and map epoch the metadata keys of `engine` hold.
+async fn read_catalog(
+    engine: &Engine<DmaDisk>,
+) -> Result<(Vec<TableRecord>, u64, u64), StorageError> {
+    let mut hi = META_TABLE_PREFIX.to_vec();
+    *hi.last_mut().expect("non-empty prefix") += 1;
+    let rows = engine
+        .scan(
+            Bound::Included(META_TABLE_PREFIX),
+            Bound::Excluded(&hi),
+            false,
+            TABLES_MAX,
+            usize::MAX,
+        )
+        .await?;
+    let mut records = Vec::with_capacity(rows.len());
+    for (key, value) in rows {
+        let record = TableRecord::decode(&value).map_err(|e| {
+            StorageError::Invalid(format!("metadata record {key:?} is unreadable: {e}"))
+        })?;
+        records.push(record);
+    }
+    let (next, epoch) = match engine.get(META_STATE_KEY).await? {
+        Some(v) if v.len() == 16 => (u64_le(&v[..8]), u64_le(&v[8..])),
+        Some(_) => return Err(StorageError::Invalid("metadata state is unreadable".into())),
+        None => (1, 0),
+    };
+    Ok((records, next, epoch))
 }
 
 fn table_key(name: &str) -> Vec<u8> {

@@ -38,6 +38,8 @@ use super::envelope::{decode_batch, encode_batch};
 use super::log_store::{GroupLog, encode_entry, encode_state};
 use super::logger::raft_logger;
 use super::transport::{Lane, SendError, ShardAddr, Transport, TransportEvent};
+
+mod snapshots;
 use crate::storage::io::Disk;
 use crate::storage::wal::{Record, RecordKind};
 use crate::storage::{Engine, StorageError};
@@ -48,9 +50,8 @@ pub const PROPOSALS_QUEUED_MAX: usize = 65_536;
 const APPLY_BATCH_MAX: usize = 4096;
 /// Peer messages queued for the next pass before the receiver waits.
 const INBOX_MESSAGES_MAX: usize = 65_536;
-/// Entries a leader keeps for a lagging follower after a checkpoint made them redundant
-/// here; beyond it the log is compacted anyway and that follower needs a snapshot.
-const FOLLOWER_LAG_KEPT_MAX: u64 = 100_000;
+/// Default of [`DriverConfig::log_kept_for_followers`].
+pub const LOG_KEPT_FOR_FOLLOWERS_DEFAULT: u64 = 100_000;
 
 /// What applies committed entries: the partition or metadata state machine.
 #[allow(async_fn_in_trait)]
@@ -67,6 +68,13 @@ pub trait StateMachine: 'static {
         index: u64,
         data: &[u8],
     ) -> Result<Self::Output, StorageError>;
+
+    /// The key range `[start, end)` (`end` None: unbounded) that holds `group`'s state, for
+    /// snapshots; None if this shard cannot tell yet (the group's table is unknown here).
+    fn snapshot_range(&self, group: u64) -> Option<(Vec<u8>, Option<Vec<u8>>)>;
+
+    /// Called once a snapshot replaced `group`'s state: reload whatever was derived from it.
+    async fn restored(&self, group: u64) -> Result<(), StorageError>;
 }
 
 /// Why a proposal did not produce an output.
@@ -102,6 +110,9 @@ pub struct DriverConfig {
     pub election_ticks: usize,
     /// Ticks between heartbeats.
     pub heartbeat_ticks: usize,
+    /// Entries a leader keeps for a lagging follower after a checkpoint made them redundant
+    /// here; beyond it the log is compacted anyway and that follower gets a snapshot.
+    pub log_kept_for_followers: u64,
 }
 
 type ReadWaiter = oneshot::Sender<Result<(), ProposeError>>;
@@ -166,6 +177,13 @@ struct State<O> {
     closing: bool,
     failed: Option<String>,
     compacted_at_checkpoint: u64,
+    /// Snapshot transfers to followers, by (group, follower).
+    snapshots_out: HashMap<(u64, u64), snapshots::Outgoing>,
+    /// Snapshot transfers from leaders, by group.
+    snapshots_in: HashMap<u64, snapshots::Incoming>,
+    /// Ended transfers to report to raft at the next pass: group, follower, success.
+    snapshot_reports: Vec<(u64, u64, bool)>,
+    next_snapshot_id: u64,
 }
 
 struct Inner<D: Disk, M: StateMachine> {
@@ -230,6 +248,10 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     closing: false,
                     failed: None,
                     compacted_at_checkpoint: 0,
+                    snapshots_out: HashMap::new(),
+                    snapshots_in: HashMap::new(),
+                    snapshot_reports: Vec::new(),
+                    next_snapshot_id: snapshots::first_transfer_id(),
                 }),
             }),
         }
@@ -250,6 +272,14 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         self.inner.state.borrow().groups.contains_key(&group)
     }
 
+    /// Whether this replica of `group` may serve an eventually consistent read from its
+    /// own state: it hosts the group and is not replacing its state with a snapshot.
+    pub fn serves_local_reads(&self, group: u64) -> bool {
+        let st = self.inner.state.borrow();
+        st.groups.contains_key(&group)
+            && st.snapshots_in.get(&group).is_none_or(|i| !i.installing())
+    }
+
     /// Ids of the hosted groups.
     pub fn groups(&self) -> Vec<u64> {
         self.inner.state.borrow().groups.keys().copied().collect()
@@ -262,6 +292,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             return Ok(());
         }
         let mut log = GroupLog::rebuild(self.inner.engine.wal(), group, voters.clone()).await?;
+        self.restart_after_snapshot(group, &mut log).await?;
         let applied = self.inner.engine.applied(group);
         log.commit_at_least(applied);
         if self.has_group(group) {
@@ -492,6 +523,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 || !st.reads_queued.is_empty()
                 || !st.inbox.is_empty()
                 || !st.unreachable.is_empty()
+                || !st.snapshot_reports.is_empty()
+                || st.snapshots_in.values().any(|s| s.ready_to_step())
                 || st.groups.values().any(|g| g.raw.has_ready());
             if ready {
                 Poll::Ready(())
@@ -506,7 +539,39 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
 
     /// One pass: proposals, ticks, persist every Ready with one fsync, advance, apply.
     async fn pass(&self, tick: bool) -> Result<(), StorageError> {
-        let (mut readies, last_ticket) = self.collect_readies(tick)?;
+        let (mut readies, mut last_ticket, snapshots, stepped) = self.collect_readies(tick)?;
+        // A snapshot raft accepted replaces the group's state before anything else of its
+        // Ready is persisted (the entries after it continue the log from the snapshot).
+        for (group, rd) in snapshots {
+            self.install_snapshot(group, rd.snapshot()).await?;
+            let mut guard = self.inner.state.borrow_mut();
+            let st = &mut *guard;
+            let wal = self.inner.engine.wal();
+            let g = st.groups.get_mut(&group).expect("group of a ready");
+            let meta = rd.snapshot().get_metadata();
+            let (index, term) = (meta.index, meta.term);
+            g.raw
+                .mut_store()
+                .install_snapshot(index, term, meta.get_conf_state().clone());
+            let ticket = wal.truncate_prefix(group, index, term)?;
+            last_ticket = last_ticket.max(Some(ticket));
+            let mut outbox = Vec::new();
+            let (ticket, rd, committed) = persist_ready(
+                group,
+                g,
+                rd,
+                &mut st.reads_in_flight,
+                &mut st.reads_confirmed,
+                self.lease_span(),
+                wal,
+                &mut outbox,
+            )?;
+            last_ticket = last_ticket.max(ticket);
+            drop(guard);
+            self.send(outbox);
+            readies.push((group, rd, committed));
+        }
+        self.forget_stepped(&stepped);
         // What a Ready hands over as committed is durable here and on a quorum already
         // (raft-rs returns committed entries only up to what this replica persisted): apply
         // it while this pass's new entries are being flushed, rather than after.
@@ -580,11 +645,20 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     fn collect_readies(
         &self,
         tick: bool,
-    ) -> Result<(Vec<(u64, raft::Ready, Vec<Entry>)>, Option<u64>), StorageError> {
+    ) -> Result<
+        (
+            Vec<(u64, raft::Ready, Vec<Entry>)>,
+            Option<u64>,
+            Vec<(u64, raft::Ready)>,
+            Vec<u64>,
+        ),
+        StorageError,
+    > {
         let mut guard = self.inner.state.borrow_mut();
         let st = &mut *guard;
         let wal = self.inner.engine.wal();
         step_inbox(st, self.inner.votes_from);
+        let stepped = snapshots::step_snapshots(st);
         let lease_span = self.lease_span();
         if tick {
             renew_leases(st, lease_span);
@@ -622,8 +696,9 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         }
         let mut last_ticket = None;
         let mut readies = Vec::new();
-        let mut payload = Vec::new();
+        let mut snapshots = Vec::new();
         let mut outbox = Vec::new();
+        let lease_span = self.lease_span();
         for (&group, g) in st.groups.iter_mut() {
             if tick {
                 g.raw.tick();
@@ -631,51 +706,22 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             if !g.raw.has_ready() {
                 continue;
             }
-            let mut rd = g.raw.ready();
-            for rs in rd.take_read_states() {
-                let ctx = proposal_id(&rs.request_ctx).unwrap_or(0);
-                if let Some(round) = st.reads_in_flight.remove(&ctx) {
-                    if !round.follower && g.raw.raft.state == StateRole::Leader {
-                        // A quorum answered a heartbeat sent after `started`: no election
-                        // can end before `started` + the lease span.
-                        let until = round.started + lease_span;
-                        let term = g.raw.raft.term;
-                        if g.lease.is_none_or(|(t, u)| t != term || u < until) {
-                            g.lease = Some((term, until));
-                        }
-                    }
-                    st.reads_confirmed
-                        .push((round.group, rs.index, round.waiters));
-                }
+            let rd = g.raw.ready();
+            if !rd.snapshot().is_empty() {
+                snapshots.push((group, rd));
+                continue;
             }
-            // A leader's appends and heartbeats may leave before its own fsync (§3.1).
-            outbox.extend(rd.take_messages().into_iter().map(|m| (group, m)));
-            let committed = rd.take_committed_entries();
-            let entries = rd.take_entries();
-            for e in &entries {
-                payload.clear();
-                encode_entry(e, &mut payload);
-                last_ticket = Some(wal.append_now(&Record {
-                    kind: RecordKind::Entry,
-                    stream: group,
-                    term: e.term,
-                    index: e.index,
-                    payload: &payload,
-                })?);
-            }
-            g.raw.mut_store().append(&entries);
-            if let Some(hs) = rd.hs() {
-                g.state_unsaved = false;
-                g.raw.mut_store().set_hard_state(hs.clone());
-                let state = encode_state(hs, g.raw.store().conf_state());
-                last_ticket = Some(wal.append_now(&Record {
-                    kind: RecordKind::State,
-                    stream: group,
-                    term: hs.term,
-                    index: hs.commit,
-                    payload: &state,
-                })?);
-            }
+            let (ticket, rd, committed) = persist_ready(
+                group,
+                g,
+                rd,
+                &mut st.reads_in_flight,
+                &mut st.reads_confirmed,
+                lease_span,
+                wal,
+                &mut outbox,
+            )?;
+            last_ticket = last_ticket.max(ticket);
             readies.push((group, rd, committed));
         }
         if last_ticket.is_some() || tick {
@@ -695,7 +741,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         }
         drop(guard);
         self.send(outbox);
-        Ok((readies, last_ticket))
+        Ok((readies, last_ticket, snapshots, stepped))
     }
 
     /// Applies each group's committed entries in order, in bounded chunks.
@@ -747,11 +793,22 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let applied = self.inner.engine.checkpointed_applied();
         let mut st = self.inner.state.borrow_mut();
         st.compacted_at_checkpoint = done;
+        let st = &mut *st;
         for (group, index) in applied {
             let Some(g) = st.groups.get_mut(&group) else {
                 continue;
             };
-            let index = compaction_point(&g.raw, index);
+            let kept = self.inner.config.log_kept_for_followers;
+            let mut index = compaction_point(&g.raw, index, kept);
+            // A transfer in flight needs the entries after its snapshot.
+            for out in st
+                .snapshots_out
+                .iter()
+                .filter(|((grp, _), out)| *grp == group && out.index > 0)
+                .map(|(_, out)| out)
+            {
+                index = index.min(out.index);
+            }
             if let Some(term) = g.raw.mut_store().compact(index) {
                 self.inner
                     .engine
@@ -771,9 +828,22 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     }
 
     /// Sends raft messages to their peers: one transport message per destination and lane.
-    fn send(&self, outbox: Vec<(u64, Message)>) {
+    fn send(&self, mut outbox: Vec<(u64, Message)>) {
         if outbox.is_empty() {
             return;
+        }
+        if outbox
+            .iter()
+            .any(|(_, m)| m.get_msg_type() == MessageType::MsgSnapshot)
+        {
+            // A snapshot is streamed on its own lane by a task of its own.
+            let (snaps, rest): (Vec<_>, Vec<_>) = outbox
+                .into_iter()
+                .partition(|(_, m)| m.get_msg_type() == MessageType::MsgSnapshot);
+            for (group, msg) in snaps {
+                self.start_snapshot(group, msg);
+            }
+            outbox = rest;
         }
         let Some(transport) = &self.inner.transport else {
             tracing::warn!(
@@ -831,6 +901,11 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 return;
             }
             match event {
+                TransportEvent::Message {
+                    from,
+                    lane: Lane::Snapshot,
+                    payload,
+                } => self.on_snapshot_frame(from, &payload).await,
                 TransportEvent::Message { from, payload, .. } => match decode_batch(&payload) {
                     Ok(batch) => self.step_all(batch).await,
                     Err(e) => tracing::warn!(?from, "bad raft batch: {e}"),
@@ -852,7 +927,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         {
             let mut st = self.inner.state.borrow_mut();
             for (group, msg) in batch {
-                if msg.to != me {
+                // A snapshot message is only valid as the end of a staged transfer.
+                if msg.to != me || msg.get_msg_type() == MessageType::MsgSnapshot {
                     continue;
                 }
                 if !st.groups.contains_key(&group) {
@@ -886,6 +962,68 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
         }
     }
+}
+
+/// Persists one Ready (not a snapshot's): confirms its ReadIndex rounds, queues its
+/// messages (a leader's may leave before its own fsync, §3.1), appends its entries and hard
+/// state to the WAL. Returns the last WAL ticket, the Ready and its committed entries.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn persist_ready<D: Disk, O>(
+    group: u64,
+    g: &mut Group<O>,
+    mut rd: raft::Ready,
+    reads_in_flight: &mut HashMap<u64, ReadRound>,
+    reads_confirmed: &mut Vec<(u64, u64, Vec<ReadWaiter>)>,
+    lease_span: Duration,
+    wal: &crate::storage::wal::Wal<D>,
+    outbox: &mut Vec<(u64, Message)>,
+) -> Result<(Option<u64>, raft::Ready, Vec<Entry>), StorageError> {
+    let mut last_ticket = None;
+    let mut payload = Vec::new();
+    for rs in rd.take_read_states() {
+        let ctx = proposal_id(&rs.request_ctx).unwrap_or(0);
+        if let Some(round) = reads_in_flight.remove(&ctx) {
+            if !round.follower && g.raw.raft.state == StateRole::Leader {
+                // A quorum answered a heartbeat sent after `started`: no election
+                // can end before `started` + the lease span.
+                let until = round.started + lease_span;
+                let term = g.raw.raft.term;
+                if g.lease.is_none_or(|(t, u)| t != term || u < until) {
+                    g.lease = Some((term, until));
+                }
+            }
+            reads_confirmed.push((round.group, rs.index, round.waiters));
+        }
+    }
+    // A leader's appends and heartbeats may leave before its own fsync (§3.1).
+    outbox.extend(rd.take_messages().into_iter().map(|m| (group, m)));
+    let committed = rd.take_committed_entries();
+    let entries = rd.take_entries();
+    for e in &entries {
+        payload.clear();
+        encode_entry(e, &mut payload);
+        last_ticket = Some(wal.append_now(&Record {
+            kind: RecordKind::Entry,
+            stream: group,
+            term: e.term,
+            index: e.index,
+            payload: &payload,
+        })?);
+    }
+    g.raw.mut_store().append(&entries);
+    if let Some(hs) = rd.hs() {
+        g.state_unsaved = false;
+        g.raw.mut_store().set_hard_state(hs.clone());
+        let state = encode_state(hs, g.raw.store().conf_state());
+        last_ticket = Some(wal.append_now(&Record {
+            kind: RecordKind::State,
+            stream: group,
+            term: hs.term,
+            index: hs.commit,
+            payload: &state,
+        })?);
+    }
+    Ok((last_ticket, rd, committed))
 }
 
 /// Asks every led group with peers to transfer leadership to the follower that has
@@ -1043,9 +1181,9 @@ fn wake<O>(st: &mut State<O>) {
 }
 
 /// How far a group's log may be compacted once `checkpointed` is durable in the tree: a
-/// leader keeps what its followers have not replicated yet (up to a bound; past it the
-/// laggard needs a snapshot).
-fn compaction_point(raw: &RawNode<GroupLog>, checkpointed: u64) -> u64 {
+/// leader keeps what its followers have not replicated yet (up to `kept` entries; past it
+/// the laggard gets a snapshot).
+fn compaction_point(raw: &RawNode<GroupLog>, checkpointed: u64, kept: u64) -> u64 {
     if raw.raft.state != StateRole::Leader {
         return checkpointed;
     }
@@ -1056,7 +1194,7 @@ fn compaction_point(raw: &RawNode<GroupLog>, checkpointed: u64) -> u64 {
         .map(|(_, pr)| pr.matched)
         .min()
         .unwrap_or(checkpointed);
-    checkpointed.min(slowest.max(checkpointed.saturating_sub(FOLLOWER_LAG_KEPT_MAX)))
+    checkpointed.min(slowest.max(checkpointed.saturating_sub(kept)))
 }
 
 /// Whether a message travels on the control lane (ahead of bulk appends).

@@ -79,6 +79,16 @@ impl GroupLog {
             }
             next = end + 1;
         }
+        // After a snapshot the log may still hold a stale suffix of a branch the snapshot
+        // replaced; whatever breaks term order is from that branch, never committed here.
+        let mut prev = log.truncated_term;
+        if let Some(cut) = log.entries.iter().position(|e| {
+            let stale = e.term < prev;
+            prev = e.term;
+            stale
+        }) {
+            log.entries.truncate(cut);
+        }
         if let Some(first) = log.entries.first()
             && first.index != log.truncated_index + 1
         {
@@ -133,6 +143,36 @@ impl GroupLog {
         self.truncated_index = index;
         self.truncated_term = term;
         Some(term)
+    }
+
+    /// Replaces the log with a snapshot at (`index`, `term`): every entry goes, the log
+    /// continues at `index + 1`, and the commit index is at least `index`.
+    pub fn install_snapshot(&mut self, index: u64, term: u64, conf_state: ConfState) {
+        self.entries.clear();
+        self.truncated_index = index;
+        self.truncated_term = term;
+        if !conf_state.voters.is_empty() {
+            self.conf_state = conf_state;
+        }
+        if self.hard_state.commit < index {
+            self.hard_state.commit = index;
+        }
+    }
+
+    /// Whether the log knows entry `index` with term `term` (as an entry or as the
+    /// truncation point).
+    pub fn has_entry(&self, index: u64, term: u64) -> bool {
+        self.term_of(index) == Some(term)
+    }
+
+    /// The last index the log holds.
+    pub fn last(&self) -> u64 {
+        self.last_idx()
+    }
+
+    /// The index up to which the log is compacted.
+    pub fn truncated(&self) -> u64 {
+        self.truncated_index
     }
 
     fn first_idx(&self) -> u64 {
@@ -219,13 +259,21 @@ impl raft::Storage for GroupLog {
     }
 
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        // A snapshot ships a partition's B-tree range to a lagging follower; a single-replica
-        // group never has one, so raft never asks. The replication issue streams them
-        // (RUNTIME-NOTES 3.5); until then the answer is "not available yet", which raft
-        // handles by retrying later.
-        Err(raft::Error::Store(
-            RaftStorageError::SnapshotTemporarilyUnavailable,
-        ))
+        // Raft asks when a follower needs entries compacted away. The data is not built
+        // here: the driver streams the group's key range as the newest durable checkpoint
+        // holds it (`replication::snapshot`) and rewrites this metadata to that checkpoint's
+        // applied index, which is never below the compaction point named here.
+        if self.truncated_index == 0 {
+            return Err(raft::Error::Store(
+                RaftStorageError::SnapshotTemporarilyUnavailable,
+            ));
+        }
+        let mut snap = Snapshot::default();
+        let meta = snap.mut_metadata();
+        meta.index = self.truncated_index;
+        meta.term = self.truncated_term;
+        meta.set_conf_state(self.conf_state.clone());
+        Ok(snap)
     }
 }
 

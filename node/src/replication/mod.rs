@@ -9,6 +9,7 @@ pub mod driver;
 mod envelope;
 pub mod log_store;
 mod logger;
+pub mod snapshot;
 pub mod transport;
 
 pub use driver::{DriverConfig, ProposeError, RaftDriver, StateMachine};

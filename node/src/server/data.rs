@@ -142,9 +142,10 @@ fn propose_fail(shard: &Shard, e: ProposeError) -> Fail {
 /// replica that knows another leader answers `NotLeader` with it at once. Then confirms the
 /// leadership with a quorum (ReadIndex) so a deposed leader never serves a stale read.
 async fn read_ready(shard: &Shard, group: u64, consistent: Option<bool>) -> Result<(), Error> {
-    if consistent != Some(true) && shard.driver.has_group(group) {
+    if consistent != Some(true) && shard.driver.serves_local_reads(group) {
         // Eventually consistent: this replica's applied state, leader or follower (a
-        // follower trails the leader by what is in flight to it).
+        // follower trails the leader by what is in flight to it), unless a snapshot is
+        // replacing it (the read then goes to the leader).
         return Ok(());
     }
     let deadline = Instant::now() + READ_READY_WAIT_MAX;

@@ -10,9 +10,12 @@
 //! closure that encodes its answer frame for its request id.
 
 use std::cell::RefCell;
+use std::ops::Bound;
 use std::rc::Rc;
 
 use shoal_wire::Error;
+use shoal_wire::cluster::TableId;
+use shoal_wire::key::{hash_range, table_range};
 use shoal_wire::message::{self as msg, MessageKind};
 
 use super::dispatch::{answer, decode, error_frame, error_reply_frame};
@@ -183,5 +186,33 @@ impl StateMachine for Machine {
             return meta.apply(index, data).await.map(Applied::free);
         }
         self.apply_data(group, index, data).await
+    }
+
+    fn snapshot_range(&self, group: u64) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+        let range = if group == METADATA_GROUP {
+            table_range(TableId(0))
+        } else {
+            let catalog = self.catalog.borrow();
+            let table = catalog.table_by_id(table_of_group(group))?;
+            let p = table.partitions.iter().find(|p| p.partition.0 == group)?;
+            hash_range(table.id, p.hash_start, p.hash_end)
+        };
+        let start = match range.start {
+            Bound::Included(k) | Bound::Excluded(k) => k,
+            Bound::Unbounded => Vec::new(),
+        };
+        let end = match range.end {
+            Bound::Excluded(k) => Some(k),
+            Bound::Included(k) => crate::replication::snapshot::prefix_end(&k).or(Some(k)),
+            Bound::Unbounded => None,
+        };
+        Some((start, end))
+    }
+
+    async fn restored(&self, group: u64) -> Result<(), StorageError> {
+        match (&self.meta, group == METADATA_GROUP) {
+            (Some(meta), true) => meta.reload().await,
+            _ => Ok(()),
+        }
     }
 }

@@ -320,6 +320,11 @@ async fn open_shard(start: &ShardStart, transport: Option<Rc<Transport>>) -> Res
         transport,
         opening: RefCell::new(HashSet::new()),
     };
+    shard
+        .driver
+        .discard_staged_snapshots()
+        .await
+        .map_err(|e| format!("discarding unfinished snapshots: {e}"))?;
     if shard.is_meta() {
         shard
             .driver
@@ -363,6 +368,7 @@ fn driver_config(cfg: &NodeConfig) -> DriverConfig {
         tick: Duration::from_millis(cfg.raft.tick_ms),
         election_ticks: cfg.raft.election_ticks,
         heartbeat_ticks: cfg.raft.heartbeat_ticks,
+        log_kept_for_followers: cfg.raft.log_kept_for_followers,
     }
 }
 

@@ -441,6 +441,48 @@ impl<D: Disk> Engine<D> {
         Ok(())
     }
 
+    /// Applies a batch that no log records (a raft snapshot being received or installed):
+    /// it is durable only once a checkpoint holds it. With `applied`, records that position
+    /// of that stream as reached.
+    pub async fn apply_unlogged(
+        &self,
+        ops: Vec<Op>,
+        applied: Option<(u64, u64)>,
+    ) -> Result<(), StorageError> {
+        self.wait_dirty_below_max().await?;
+        let _guard = self.inner.apply_lock.lock().await;
+        self.inner.tree.apply(ops, applied).await?;
+        drop(_guard);
+        self.maybe_request_checkpoint();
+        Ok(())
+    }
+
+    /// Returns once a checkpoint holds everything applied before the call (running as many
+    /// checkpoints as that takes: one already running may have started before the call).
+    pub async fn checkpoint_all_applied(&self) -> Result<(), StorageError> {
+        let (epoch, _) = self.inner.tree.epochs();
+        loop {
+            let (now, durable) = self.inner.tree.epochs();
+            if durable >= epoch {
+                return Ok(());
+            }
+            let running = self.inner.tree.checkpoint_running();
+            let info = self.checkpoint().await?;
+            if info.is_none() && !running {
+                // Nothing to write: the current epoch holds no change and every earlier
+                // one is durable.
+                debug_assert_eq!(self.inner.tree.epochs().0, now);
+                return Ok(());
+            }
+        }
+    }
+
+    /// A consistent read-only view of the newest durable checkpoint (see
+    /// [`crate::storage::btree::CheckpointView`]).
+    pub fn checkpoint_view(&self) -> crate::storage::btree::CheckpointView<D> {
+        self.inner.tree.checkpoint_view()
+    }
+
     /// Reads the value of `key`.
     pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         self.inner.tree.get(key).await

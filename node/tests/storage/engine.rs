@@ -480,3 +480,73 @@ fn a_shard_directory_cannot_be_opened_twice() {
             .expect("free again once the first is gone");
     });
 }
+
+/// A checkpoint view reads the tree exactly as that checkpoint holds it while the live tree
+/// is overwritten, deleted from and checkpointed again and again (freed pages would be
+/// reused under an unpinned reader), with a cache far smaller than the data so the view
+/// reads its pages back from the file.
+#[test]
+fn a_checkpoint_view_reads_its_checkpoint_while_writers_go_on() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/view");
+        let cache = 256 * 1024;
+        let engine = Engine::open(disk.clone(), &dir, small_config(cache))
+            .await
+            .expect("open");
+        let n = 3000u32;
+        for chunk in 0..(n / 100) {
+            let ops = (0..100)
+                .map(|i| put(chunk * 100 + i, &val(chunk * 100 + i, 0, 300)))
+                .collect();
+            engine.commit(1, ops).await.expect("commit");
+        }
+        engine.checkpoint().await.expect("checkpoint");
+        let view = engine.checkpoint_view();
+        assert_eq!(view.applied(1), u64::from(n / 100));
+        for round in 1..4u32 {
+            for chunk in 0..(n / 100) {
+                let ops = (0..100)
+                    .map(|i| {
+                        let k = chunk * 100 + i;
+                        match (k + round) % 5 {
+                            0 => Op {
+                                key: format!("key-{k:08}").into_bytes(),
+                                value: None,
+                            },
+                            _ => put(k, &val(k, round, 300)),
+                        }
+                    })
+                    .collect();
+                engine.commit(1, ops).await.expect("commit");
+            }
+            engine.checkpoint().await.expect("checkpoint");
+        }
+        let live = engine
+            .get(b"key-00000001")
+            .await
+            .expect("get")
+            .expect("present");
+        assert_eq!(live, val(1, 3, 300), "the live tree moved on");
+        let mut next = 0u32;
+        let mut cursor: Option<Vec<u8>> = None;
+        loop {
+            let lo = cursor.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+            let rows = view
+                .scan(lo, Bound::Unbounded, 97, 64 * 1024)
+                .await
+                .expect("view scan");
+            let Some((last, _)) = rows.last() else { break };
+            cursor = Some(last.clone());
+            for (k, v) in rows {
+                assert_eq!(k, format!("key-{next:08}").into_bytes());
+                assert_eq!(v, val(next, 0, 300), "key {next} as checkpointed");
+                next += 1;
+            }
+        }
+        assert_eq!(next, n, "every key of the checkpoint");
+        drop(view);
+        engine.checkpoint().await.expect("checkpoint");
+        engine.close().await.expect("close");
+    });
+}

@@ -26,6 +26,14 @@ impl StateMachine for KeyWriter {
         self.engine.apply_committed(group, index, vec![op]).await?;
         Ok(index)
     }
+
+    fn snapshot_range(&self, _group: u64) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+        Some((b"key-".to_vec(), Some(b"key.".to_vec())))
+    }
+
+    async fn restored(&self, _group: u64) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 fn config() -> DriverConfig {
@@ -34,6 +42,7 @@ fn config() -> DriverConfig {
         tick: Duration::from_millis(20),
         election_ticks: 10,
         heartbeat_ticks: 2,
+        log_kept_for_followers: 1000,
     }
 }
 

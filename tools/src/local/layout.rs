@@ -103,6 +103,7 @@ struct RaftToml {
     tick_ms: u64,
     election_ticks: usize,
     heartbeat_ticks: usize,
+    log_kept_for_followers: u64,
 }
 
 #[derive(Serialize, Debug)]
@@ -130,6 +131,7 @@ pub fn node_config_text(layout: &Layout, node: u32, shards: u16, cache_bytes: us
             tick_ms: 100,
             election_ticks: 10,
             heartbeat_ticks: 2,
+            log_kept_for_followers: 100_000,
         },
         limits: LimitsToml {
             connections_per_shard_max: 4096,

@@ -547,3 +547,172 @@ async fn eventually_consistent_reads_are_served_by_followers() {
     }
     signal(&cluster, leader, Signal::SIGCONT);
 }
+
+/// Rewrites `key = ...` lines of every node's configuration (before a restart).
+fn set_node_option(cluster: &TestCluster, key: &str, value: &str) {
+    for node in &cluster.file.nodes {
+        let path = cluster
+            .cluster_dir()
+            .join(format!("node-{}/node.toml", node.id));
+        let text = std::fs::read_to_string(&path).expect("node config");
+        let prefix = format!("{key} = ");
+        let mut found = false;
+        let edited: Vec<String> = text
+            .lines()
+            .map(|line| match line.starts_with(&prefix) {
+                true => {
+                    found = true;
+                    format!("{prefix}{value}")
+                }
+                false => line.to_string(),
+            })
+            .collect();
+        assert!(found, "{} has no {key}", path.display());
+        std::fs::write(&path, edited.join("\n") + "\n").expect("write node config");
+    }
+}
+
+/// A node that missed more writes than leaders keep in their logs for a laggard (a short
+/// `log_kept_for_followers`, a checkpoint every second) gets a snapshot of the partition
+/// when it returns: its log says so, and with the two other nodes gone it alone serves
+/// (eventually consistent reads) every item as last written, deletes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_far_behind_catches_up_by_snapshot() {
+    let cluster = TestCluster::start("snapshot", 3, 1);
+    let down = crate::harness::shoal_command()
+        .args(["down", "--dir"])
+        .arg(cluster.cluster_dir())
+        .output()
+        .expect("shoal down");
+    assert!(down.status.success(), "{}", crate::harness::text(&down));
+    set_node_option(&cluster, "checkpoint_interval_s", "1");
+    set_node_option(&cluster, "log_kept_for_followers", "20");
+    tokio::task::block_in_place(|| cluster.restart());
+    let client = fault_client(&cluster).await;
+    create_table(&client, "items", false).await;
+    let mut expected = std::collections::BTreeMap::new();
+    for k in 0..20 {
+        put_and_read(&client, "items", &format!("k{k:03}")).await;
+        expected.insert(format!("k{k:03}"), Some(1));
+    }
+    tokio::task::block_in_place(|| cluster.kill9(3));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..600i64 {
+        let id = format!("k{:03}", i % 150);
+        loop {
+            let done = if i % 7 == 0 {
+                client
+                    .delete_item("items")
+                    .key("pk", id.as_str())
+                    .send()
+                    .await
+                    .map(|_| None)
+            } else {
+                client
+                    .put_item("items")
+                    .attribute("pk", id.as_str())
+                    .attribute("v", i)
+                    .send()
+                    .await
+                    .map(|_| Some(i))
+            };
+            match done {
+                Ok(v) => {
+                    expected.insert(id.clone(), v);
+                    break;
+                }
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "write {id} without node 3: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    // Two checkpoints later the leaders have compacted their logs past what node 3 has.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::task::block_in_place(|| cluster.restart());
+    // Every partition's leader compacted its log past node 3: each sends a snapshot.
+    let partitions = client
+        .get_partition_map()
+        .table_name("items")
+        .send()
+        .await
+        .expect("partition map")
+        .tables[0]
+        .partitions
+        .len();
+    let log = cluster.cluster_dir().join("node-3/log");
+    let mut installed = std::collections::BTreeSet::new();
+    let all = tokio::task::block_in_place(|| {
+        crate::harness::wait_for(Duration::from_secs(30), || {
+            installed = installed_snapshots(&log);
+            installed.len() >= partitions
+        })
+    });
+    assert!(all, "node 3 installed snapshots of {installed:?} only");
+    tokio::task::block_in_place(|| {
+        cluster.kill9(1);
+        cluster.kill9(2);
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut wrong = Vec::new();
+    for (id, want) in &expected {
+        loop {
+            let got = client
+                .get_item("items")
+                .key("pk", id.as_str())
+                .consistent_read(false)
+                .send()
+                .await;
+            let got = match got {
+                Ok(got) => value_of(&got.item).or(got.item.as_ref().map(|_| 1)),
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "read {id} from node 3: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if got == *want {
+                break;
+            }
+            if Instant::now() >= deadline {
+                wrong.push((id.clone(), *want, got));
+                break;
+            }
+            // The log after the snapshot may still be arriving.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "node 3 serves (key, expected, got): {wrong:?}"
+    );
+}
+
+/// The data groups (partitions) a node's log says it installed a snapshot of.
+fn installed_snapshots(log: &std::path::Path) -> std::collections::BTreeSet<u64> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut plain = String::with_capacity(text.len());
+    let mut escape = false;
+    for c in text.chars() {
+        match (escape, c) {
+            (false, '\x1b') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, c) => plain.push(c),
+        }
+    }
+    plain
+        .lines()
+        .filter(|l| l.contains("snapshot installed"))
+        .filter_map(|l| {
+            l.split("group=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .filter(|&g| g != 0)
+        .collect()
+}

@@ -47,15 +47,18 @@ pub enum Lane {
     Raft,
     /// Votes, heartbeats, lease and read-index traffic: sent ahead of `Raft`.
     Control,
+    /// Snapshot chunks and their acknowledgements: behind both.
+    Snapshot,
 }
 
 impl Lane {
-    const ALL: [Lane; 2] = [Lane::Raft, Lane::Control];
+    const ALL: [Lane; 3] = [Lane::Raft, Lane::Control, Lane::Snapshot];
 
     fn index(self) -> usize {
         match self {
             Lane::Raft => 0,
             Lane::Control => 1,
+            Lane::Snapshot => 2,
         }
     }
 
@@ -63,6 +66,7 @@ impl Lane {
         match b {
             0 => Some(Lane::Raft),
             1 => Some(Lane::Control),
+            2 => Some(Lane::Snapshot),
             _ => None,
         }
     }
@@ -72,6 +76,7 @@ impl Lane {
         match self {
             Lane::Raft => 0,
             Lane::Control => 1,
+            Lane::Snapshot => -1,
         }
     }
 }
@@ -236,7 +241,7 @@ struct LaneQueue {
 #[derive(Default)]
 struct Destination {
     conn: Option<ConnectionHandle>,
-    lanes: [LaneQueue; 2],
+    lanes: [LaneQueue; 3],
     queued_bytes: usize,
     retry_at: Option<Instant>,
     failures: u32,
@@ -254,7 +259,7 @@ struct Conn {
     /// Inbound: the node the certificate was checked against.
     peer_node: Option<u32>,
     /// Outbound: the stream of each lane once connected.
-    lanes: [Option<StreamId>; 2],
+    lanes: [Option<StreamId>; 3],
     /// Inbound: the decoder of each stream the peer opened.
     streams: HashMap<StreamId, StreamDecoder>,
     /// Inbound streams with unread data, left while deliveries were full.
@@ -737,7 +742,7 @@ impl Conn {
             role,
             established: false,
             peer_node: None,
-            lanes: [None, None],
+            lanes: [None, None, None],
             streams: HashMap::new(),
             paused: Vec::new(),
             closed: false,

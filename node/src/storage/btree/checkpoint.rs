@@ -145,6 +145,8 @@ impl<D: Disk> Tree<D> {
             }
         }
         st.durable = frozen.sequence;
+        st.durable_root = (frozen.superblock.root.pages > 0).then_some(frozen.superblock.root);
+        st.durable_applied = frozen.applied.iter().copied().collect();
         st.release_freed();
         st.counters.checkpoints += 1;
         st.counters.bytes_written += bytes;

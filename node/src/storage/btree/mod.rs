@@ -15,6 +15,6 @@ mod tree;
 pub use checkpoint::CheckpointInfo;
 pub use state::Op;
 pub use tree::{
-    KEY_SIZE_MAX, TREE_FILE_NAME, Tree, TreeConfig, TreeStats, VALUE_SIZE_MAX, decode_extent_node,
-    read_superblock, validate_ops,
+    CheckpointView, KEY_SIZE_MAX, TREE_FILE_NAME, Tree, TreeConfig, TreeStats, VALUE_SIZE_MAX,
+    decode_extent_node, read_superblock, validate_ops,
 };

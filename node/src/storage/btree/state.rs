@@ -78,6 +78,10 @@ pub struct TreeState {
     pub overflow_bytes: usize,
     /// Applied log position per stream.
     pub applied: BTreeMap<u64, u64>,
+    /// Root of the newest durable checkpoint (what a [`super::tree::CheckpointView`] reads).
+    pub durable_root: Option<ExtentRef>,
+    /// Applied log positions the newest durable checkpoint holds.
+    pub durable_applied: BTreeMap<u64, u64>,
     /// Whether `applied` changed since the last checkpoint froze it.
     pub applied_changed: bool,
     /// Running readers by the epoch they started in.
@@ -177,7 +181,20 @@ impl TreeState {
         limit: usize,
         loaded: &Loaded,
     ) -> ScanStep {
-        let Some(mut r) = self.root else {
+        self.scan_leaf_from(self.root, seek, lo, hi, limit, loaded)
+    }
+
+    /// [`TreeState::scan_leaf`] in the tree whose root is `root` (an older, pinned version).
+    pub fn scan_leaf_from(
+        &mut self,
+        root: Option<ExtentRef>,
+        seek: &Seek,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        limit: usize,
+        loaded: &Loaded,
+    ) -> ScanStep {
+        let Some(mut r) = root else {
             return ScanStep::Entries(Vec::new(), None);
         };
         let reverse = matches!(seek, Seek::Le(_) | Seek::Lt(_) | Seek::Last);
@@ -554,6 +571,15 @@ impl TreeState {
     pub fn pin(&mut self) -> u64 {
         *self.pins.entry(self.epoch).or_insert(0) += 1;
         self.epoch
+    }
+
+    /// Registers a reader of the newest durable checkpoint; returns the epoch to unpin with.
+    /// Its pages are freed in later epochs, and pages freed in an epoch after `durable` are
+    /// not released yet, so pinning `durable + 1` keeps every one of them in place.
+    pub fn pin_durable(&mut self) -> u64 {
+        let epoch = self.durable + 1;
+        *self.pins.entry(epoch).or_insert(0) += 1;
+        epoch
     }
 
     /// Ends a reader; pages freed meanwhile may become reusable.

@@ -10,6 +10,7 @@
 //! a miss costs one 4 KiB O_DIRECT read per missing level, usually only the leaf.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::rc::Rc;
@@ -201,6 +202,48 @@ impl<D: Disk> Tree<D> {
         limit: usize,
         max_bytes: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.scan_version(None, lo, hi, reverse, limit, max_bytes)
+            .await
+    }
+
+    /// A view of the newest durable checkpoint: reads of it see the tree exactly as that
+    /// checkpoint holds it, whatever is applied or checkpointed meanwhile; its pages are not
+    /// reused while the view lives.
+    pub fn checkpoint_view(&self) -> CheckpointView<D> {
+        let mut st = self.shared.state.borrow_mut();
+        let epoch = st.pin_durable();
+        CheckpointView {
+            tree: self.clone(),
+            root: st.durable_root,
+            applied: st.durable_applied.clone(),
+            sequence: st.durable,
+            epoch,
+        }
+    }
+
+    /// Whether a checkpoint is running.
+    pub fn checkpoint_running(&self) -> bool {
+        *self.shared.checkpointing.borrow()
+    }
+
+    /// The current epoch and the sequence of the newest durable checkpoint: what is applied
+    /// now is durable once `durable >= epoch`.
+    pub fn epochs(&self) -> (u64, u64) {
+        let st = self.shared.state.borrow();
+        (st.epoch, st.durable)
+    }
+
+    /// A scan of the live tree (`root` None) or of the version rooted at `root` (pinned by
+    /// its caller).
+    async fn scan_version(
+        &self,
+        root: Option<Option<ExtentRef>>,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
         self.shared.latch.check()?;
         let mut pin = Pin::new(&self.shared);
         let mut loaded = Loaded::new();
@@ -209,11 +252,11 @@ impl<D: Disk> Tree<D> {
         let mut seek = initial_seek(lo, hi, reverse);
         while out.len() < limit && bytes < max_bytes.max(1) {
             let Some(at) = seek.take() else { break };
-            let step =
-                self.shared
-                    .state
-                    .borrow_mut()
-                    .scan_leaf(&at, lo, hi, limit - out.len(), &loaded);
+            let step = {
+                let mut st = self.shared.state.borrow_mut();
+                let from = root.unwrap_or(st.root);
+                st.scan_leaf_from(from, &at, lo, hi, limit - out.len(), &loaded)
+            };
             match step {
                 ScanStep::Need(r) => {
                     pin.ensure();
@@ -395,6 +438,49 @@ impl<D: Disk> Tree<D> {
     }
 }
 
+/// A read-only view of the newest durable checkpoint at the time it was taken (see
+/// [`Tree::checkpoint_view`]). Used to stream a consistent copy of a key range (a raft
+/// snapshot) while writers go on.
+pub struct CheckpointView<D: Disk> {
+    tree: Tree<D>,
+    root: Option<ExtentRef>,
+    applied: BTreeMap<u64, u64>,
+    sequence: u64,
+    epoch: u64,
+}
+
+impl<D: Disk> CheckpointView<D> {
+    /// The applied position of `stream` in this checkpoint (0 if it holds none).
+    pub fn applied(&self, stream: u64) -> u64 {
+        self.applied.get(&stream).copied().unwrap_or(0)
+    }
+
+    /// The checkpoint's sequence number.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// Reads up to `limit` entries within `lo..hi` in key order, stopping after about
+    /// `max_bytes` (at least one entry), as this checkpoint holds them.
+    pub async fn scan(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        self.tree
+            .scan_version(Some(self.root), lo, hi, false, limit, max_bytes)
+            .await
+    }
+}
+
+impl<D: Disk> Drop for CheckpointView<D> {
+    fn drop(&mut self) {
+        self.tree.shared.state.borrow_mut().unpin(self.epoch);
+    }
+}
+
 /// An epoch pin held from a read's first await to its end. A read that never awaits (all
 /// nodes cached) cannot see a page reused under it, so it never pays for a pin.
 struct Pin<'a, D: Disk> {
@@ -536,6 +622,8 @@ fn new_state(config: &TreeConfig) -> TreeState {
         overflow: Default::default(),
         overflow_bytes: 0,
         applied: Default::default(),
+        durable_root: None,
+        durable_applied: Default::default(),
         applied_changed: false,
         pins: Default::default(),
         counters: TreeCounters::default(),
@@ -662,6 +750,7 @@ async fn load_state<D: Disk>(
         ..config.clone()
     });
     state.root = (sb.root.pages > 0).then_some(sb.root);
+    state.durable_root = state.root;
     state.epoch = sb.sequence + 1;
     state.durable = sb.sequence;
     if sb.meta.pages > 0 {
@@ -684,6 +773,7 @@ async fn load_state<D: Disk>(
         state
             .alloc
             .free_later(state.epoch, sb.meta.page, sb.meta.pages);
+        state.durable_applied = state.applied.clone();
     } else {
         state.alloc = Allocator::restore(&[], sb.high_water)
             .map_err(|reason| StorageError::corrupt(file.path(), 0, reason))?;
