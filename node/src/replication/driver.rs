@@ -184,6 +184,14 @@ struct State<O> {
     /// Ended transfers to report to raft at the next pass: group, follower, success.
     snapshot_reports: Vec<(u64, u64, bool)>,
     next_snapshot_id: u64,
+    /// Groups whose accepted snapshot is being installed by a task of its own, with the
+    /// Ready that carried it (persisted and advanced once the install is durable). Such a
+    /// group is not ticked, stepped or readied meanwhile; the shard's other groups go on.
+    installing: HashMap<u64, raft::Ready>,
+    /// Installs that ended, for the next pass.
+    installed: Vec<(u64, Result<(), String>)>,
+    /// Peer messages for installing groups, stepped after their install.
+    held: Vec<(u64, Message)>,
 }
 
 struct Inner<D: Disk, M: StateMachine> {
@@ -252,6 +260,9 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     snapshots_in: HashMap::new(),
                     snapshot_reports: Vec::new(),
                     next_snapshot_id: snapshots::first_transfer_id(),
+                    installing: HashMap::new(),
+                    installed: Vec::new(),
+                    held: Vec::new(),
                 }),
             }),
         }
@@ -524,8 +535,12 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 || !st.inbox.is_empty()
                 || !st.unreachable.is_empty()
                 || !st.snapshot_reports.is_empty()
+                || !st.installed.is_empty()
                 || st.snapshots_in.values().any(|s| s.ready_to_step())
-                || st.groups.values().any(|g| g.raw.has_ready());
+                || st
+                    .groups
+                    .iter()
+                    .any(|(id, g)| !st.installing.contains_key(id) && g.raw.has_ready());
             if ready {
                 Poll::Ready(())
             } else {
@@ -539,37 +554,20 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
 
     /// One pass: proposals, ticks, persist every Ready with one fsync, advance, apply.
     async fn pass(&self, tick: bool) -> Result<(), StorageError> {
-        let (mut readies, mut last_ticket, snapshots, stepped) = self.collect_readies(tick)?;
-        // A snapshot raft accepted replaces the group's state before anything else of its
-        // Ready is persisted (the entries after it continue the log from the snapshot).
+        let (mut readies, last_ticket, snapshots, stepped) = self.collect_readies(tick)?;
+        // A snapshot raft accepted replaces the group's state in a task of its own; the
+        // group's Ready waits for it (see `State::installing`), the other groups go on.
         for (group, rd) in snapshots {
-            self.install_snapshot(group, rd.snapshot()).await?;
-            let mut guard = self.inner.state.borrow_mut();
-            let st = &mut *guard;
-            let wal = self.inner.engine.wal();
-            let g = st.groups.get_mut(&group).expect("group of a ready");
-            let meta = rd.snapshot().get_metadata();
-            let (index, term) = (meta.index, meta.term);
-            g.raw
-                .mut_store()
-                .install_snapshot(index, term, meta.get_conf_state().clone());
-            let ticket = wal.truncate_prefix(group, index, term)?;
-            last_ticket = last_ticket.max(Some(ticket));
-            let mut outbox = Vec::new();
-            let (ticket, rd, committed) = persist_ready(
-                group,
-                g,
-                rd,
-                &mut st.reads_in_flight,
-                &mut st.reads_confirmed,
-                self.lease_span(),
-                wal,
-                &mut outbox,
-            )?;
-            last_ticket = last_ticket.max(ticket);
-            drop(guard);
-            self.send(outbox);
-            readies.push((group, rd, committed));
+            let snap = rd.snapshot().clone();
+            self.inner.state.borrow_mut().installing.insert(group, rd);
+            let driver = self.clone();
+            crate::rt::spawn_detached(async move {
+                let result = driver.install_snapshot(group, &snap).await;
+                let mut st = driver.inner.state.borrow_mut();
+                st.installed
+                    .push((group, result.map_err(|e| e.to_string())));
+                wake(&mut st);
+            });
         }
         self.forget_stepped(&stepped);
         // What a Ready hands over as committed is durable here and on a quorum already
@@ -659,7 +657,45 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let wal = self.inner.engine.wal();
         step_inbox(st, self.inner.votes_from);
         let stepped = snapshots::step_snapshots(st);
+        let mut last_ticket = None;
+        let mut readies = Vec::new();
+        let mut outbox = Vec::new();
         let lease_span = self.lease_span();
+        // Installs that finished: the log now restarts after the snapshot, then the rest
+        // of the Ready that carried it is persisted and advanced like any other.
+        let installed = std::mem::take(&mut st.installed);
+        for (group, result) in &installed {
+            let group = *group;
+            let result = result.as_ref().map_err(|e| e.clone());
+            result.map_err(|e| StorageError::Invalid(format!("snapshot install: {e}")))?;
+            let rd = st.installing.remove(&group).expect("an installing group");
+            let g = st.groups.get_mut(&group).expect("group of a ready");
+            let meta = rd.snapshot().get_metadata();
+            let (index, term) = (meta.index, meta.term);
+            g.raw
+                .mut_store()
+                .install_snapshot(index, term, meta.get_conf_state().clone());
+            last_ticket = last_ticket.max(Some(wal.truncate_prefix(group, index, term)?));
+            let (ticket, rd, committed) = persist_ready(
+                group,
+                g,
+                rd,
+                &mut st.reads_in_flight,
+                &mut st.reads_confirmed,
+                lease_span,
+                wal,
+                &mut outbox,
+            )?;
+            last_ticket = last_ticket.max(ticket);
+            readies.push((group, rd, committed));
+            st.snapshots_in.remove(&group);
+            let (held, other): (Vec<_>, Vec<_>) = std::mem::take(&mut st.held)
+                .into_iter()
+                .partition(|(g, _)| *g == group);
+            st.held = other;
+            // Stepped at the next pass, after this Ready's advance.
+            st.inbox.extend(held);
+        }
         if tick {
             renew_leases(st, lease_span);
         }
@@ -694,12 +730,13 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         for w in st.space_waiters.drain(..) {
             w.wake();
         }
-        let mut last_ticket = None;
-        let mut readies = Vec::new();
         let mut snapshots = Vec::new();
-        let mut outbox = Vec::new();
-        let lease_span = self.lease_span();
         for (&group, g) in st.groups.iter_mut() {
+            // An installing group waits for its install; one whose install just ended has
+            // its Ready in this pass already (raft allows one Ready until its advance).
+            if st.installing.contains_key(&group) || installed.iter().any(|(i, _)| *i == group) {
+                continue;
+            }
             if tick {
                 g.raw.tick();
             }
@@ -795,6 +832,9 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         st.compacted_at_checkpoint = done;
         let st = &mut *st;
         for (group, index) in applied {
+            if st.installing.contains_key(&group) {
+                continue;
+            }
             let Some(g) = st.groups.get_mut(&group) else {
                 continue;
             };
@@ -1085,6 +1125,15 @@ fn start_read_rounds<O>(st: &mut State<O>) {
         by_group.entry((group, anywhere)).or_default().push(tx);
     }
     for ((group, anywhere), waiters) in by_group {
+        if st.installing.contains_key(&group) {
+            // A follower replacing its state: the reader goes to the leader.
+            let leader = st.groups.get(&group).map(|g| g.raw.raft.leader_id);
+            let leader = leader.filter(|&l| l != 0);
+            for tx in waiters {
+                let _ = tx.send(Err(ProposeError::NotLeader { group, leader }));
+            }
+            continue;
+        }
         let Some(g) = st.groups.get_mut(&group) else {
             waiters
                 .into_iter()
@@ -1153,12 +1202,22 @@ fn answer_reads<O>(st: &mut State<O>) {
 /// earlier life, not to vote before an election timeout (the lease), and a restart forgot it.
 fn step_inbox<O>(st: &mut State<O>, votes_from: Instant) {
     for peer in st.unreachable.drain(..) {
-        for g in st.groups.values_mut() {
-            g.raw.report_unreachable(peer);
+        for (id, g) in st.groups.iter_mut() {
+            if !st.installing.contains_key(id) {
+                g.raw.report_unreachable(peer);
+            }
         }
     }
     let deaf = Instant::now() < votes_from;
     for (group, msg) in st.inbox.drain(..) {
+        if st.installing.contains_key(&group) {
+            // Raft takes no message between a Ready and its advance; a few seconds of a
+            // leader's heartbeats are all that can pile up here.
+            if st.held.len() < INBOX_MESSAGES_MAX {
+                st.held.push((group, msg));
+            }
+            continue;
+        }
         let vote = matches!(
             msg.get_msg_type(),
             MessageType::MsgRequestVote | MessageType::MsgRequestPreVote

@@ -79,6 +79,9 @@ pub(super) fn first_transfer_id() -> u64 {
 /// arrived whole. Returns the groups whose snapshot was stepped.
 pub(super) fn step_snapshots<O>(st: &mut State<O>) -> Vec<u64> {
     for (group, to, ok) in st.snapshot_reports.drain(..) {
+        if st.installing.contains_key(&group) {
+            continue;
+        }
         if let Some(g) = st.groups.get_mut(&group) {
             let status = match ok {
                 true => SnapshotStatus::Finish,
@@ -484,11 +487,15 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         Ok(())
     }
 
-    /// Ends the pass's received snapshots: installed or refused by raft, their staging
-    /// range is free for the next transfer.
+    /// Ends the pass's received snapshots that raft refused: their staging range is free for
+    /// the next transfer (an accepted one is forgotten once installed).
     pub(super) fn forget_stepped(&self, groups: &[u64]) {
         let mut st = self.inner.state.borrow_mut();
         for group in groups {
+            if st.installing.contains_key(group) {
+                // Its install ends the transfer.
+                continue;
+            }
             if st.snapshots_in.get(group).is_some_and(|i| i.stepped) {
                 st.snapshots_in.remove(group);
             }
