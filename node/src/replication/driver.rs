@@ -50,6 +50,9 @@ pub const PROPOSALS_QUEUED_MAX: usize = 65_536;
 const APPLY_BATCH_MAX: usize = 4096;
 /// Peer messages queued for the next pass before the receiver waits.
 const INBOX_MESSAGES_MAX: usize = 65_536;
+/// Snapshot frames queued for the snapshot task (8 transfers' windows) before more are
+/// dropped.
+const SNAPSHOT_FRAMES_QUEUED_MAX: usize = 64;
 /// Default of [`DriverConfig::log_kept_for_followers`].
 pub const LOG_KEPT_FOR_FOLLOWERS_DEFAULT: u64 = 100_000;
 
@@ -935,6 +938,20 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let Some(transport) = self.inner.transport.clone() else {
             return;
         };
+        // Snapshot frames are handled by a task of their own: staging a chunk may wait for
+        // a checkpoint (dirty-page throttling), and raft traffic must not wait behind it.
+        let (mut snapshot_frames, frames) = futures::channel::mpsc::channel::<(
+            ShardAddr,
+            bytes::Bytes,
+        )>(SNAPSHOT_FRAMES_QUEUED_MAX);
+        let driver = self.clone();
+        crate::rt::spawn_detached(async move {
+            use futures::StreamExt;
+            let mut frames = frames;
+            while let Some((from, payload)) = frames.next().await {
+                driver.on_snapshot_frame(from, &payload).await;
+            }
+        });
         loop {
             let event = transport.next_event().await;
             if self.inner.state.borrow().closing {
@@ -945,7 +962,13 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     from,
                     lane: Lane::Snapshot,
                     payload,
-                } => self.on_snapshot_frame(from, &payload).await,
+                } => {
+                    if snapshot_frames.try_send((from, payload)).is_err() {
+                        // Senders keep at most a few chunks unacknowledged; one that floods
+                        // loses frames and its transfer times out (raft retries it).
+                        tracing::warn!(?from, "snapshot frame dropped: queue full");
+                    }
+                }
                 TransportEvent::Message { from, payload, .. } => match decode_batch(&payload) {
                     Ok(batch) => self.step_all(batch).await,
                     Err(e) => tracing::warn!(?from, "bad raft batch: {e}"),
