@@ -413,6 +413,26 @@ async fn batch_write(
             .find(|r| r.name() == name)
             .map(|r| (&r.description, r.id))
     })?;
+    // The client routed this part by its first item's partition: if another replica leads
+    // that one, say so (nothing is proposed), so the client learns the leader instead of
+    // getting the part back unprocessed round after round. Items of other partitions this
+    // replica does not lead still come back unprocessed.
+    if let Some(first) = prepared.writes.first()
+        && let Some(record) = records.iter().find(|r| r.id == first.table_id)
+    {
+        let entry = record.partition_for(first.key.hash);
+        if hosts(shard, entry) {
+            let group = entry.partition.0;
+            shard.open_partition(group).await?;
+            if let Err(ProposeError::NotLeader {
+                leader: Some(l), ..
+            }) = shard.driver.read_ready(group)
+                && l != u64::from(shard.node_id)
+            {
+                return Err(not_leader(shard, Some(l)).into());
+            }
+        }
+    }
     let mut response = BatchWriteResponse::new(&req);
     let mut pending = Vec::new();
     for write in &prepared.writes {
