@@ -18,6 +18,16 @@
 //! (check-quorum), so until then, less a tick and a drift margin, reads are served from
 //! local state (RUNTIME-NOTES §3.1, pitfall 17). A leadership transfer suspends the lease.
 //!
+//! Hibernation: a led group with peers that has been idle for two election timeouts (log
+//! and commit index unchanged, every follower holding the whole log, everything applied,
+//! nothing waiting) stops ticking, so it sends no heartbeats, and tells its followers, which
+//! stop ticking it too (no election timer). Any peer message for the group, a proposal, a
+//! read round, a client read at a follower, or the loss of the leader's connection wakes
+//! it. A hibernating follower still refuses votes (its last contact with the leader stays
+//! recent), so a lease is never shortened by hibernation; an election after the leader
+//! died while its groups slept takes up to one more election timeout. Snapshots (see
+//! `snapshots.rs`) are installed in a task beside the loop.
+//!
 //! Invariants: only this module calls into `raft`; a proposal's reply is sent only after
 //! its entry is committed and applied; entries are applied in index order, exactly once per
 //! process life (the tree's applied index makes re-application after a restart start at the
@@ -154,6 +164,32 @@ struct Group<O> {
     /// The commit index moved without a Ready and the hard state holding it is not yet in
     /// the WAL: it rides along with the next flush instead of costing a flush of its own.
     state_unsaved: bool,
+    /// Idle: not ticked (a leader sends no heartbeats, a follower never campaigns) until a
+    /// message, a proposal, a read round or a lost leader wakes it.
+    hibernating: bool,
+    /// Ticks since the group's log or commit index last moved.
+    idle_ticks: usize,
+    /// (last index, commit index) at the last tick.
+    progress_mark: (u64, u64),
+}
+
+impl<O> Group<O> {
+    /// Ends hibernation. Traffic of an awake group (heartbeats and their answers) is not
+    /// activity: only a moving log or commit index resets the idle count (see
+    /// `hibernation_due`).
+    ///
+    /// A leader restarts its check-quorum period: its followers said nothing while it slept
+    /// (it sent them nothing), so checking before they have answered a heartbeat would
+    /// depose a healthy leader.
+    fn wake(&mut self) {
+        if self.hibernating {
+            self.hibernating = false;
+            self.idle_ticks = 0;
+            if self.raw.raft.state == StateRole::Leader {
+                self.raw.raft.election_elapsed = 0;
+            }
+        }
+    }
 }
 
 struct State<O> {
@@ -195,6 +231,24 @@ struct State<O> {
     installed: Vec<(u64, Result<(), String>)>,
     /// Peer messages for installing groups, stepped after their install.
     held: Vec<(u64, Message)>,
+    /// Snapshots streamed to followers, and installed here, since start.
+    snapshots_sent: u64,
+    snapshots_installed: u64,
+}
+
+/// What a shard's driver reports about its groups (see [`RaftDriver::report`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverReport {
+    /// Groups hosted.
+    pub groups: usize,
+    /// Groups this replica leads.
+    pub leading: Vec<u64>,
+    /// Groups hibernating.
+    pub hibernating: usize,
+    /// Snapshots streamed to followers since start.
+    pub snapshots_sent: u64,
+    /// Snapshots installed since start.
+    pub snapshots_installed: u64,
 }
 
 struct Inner<D: Disk, M: StateMachine> {
@@ -266,6 +320,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     installing: HashMap::new(),
                     installed: Vec::new(),
                     held: Vec::new(),
+                    snapshots_sent: 0,
+                    snapshots_installed: 0,
                 }),
             }),
         }
@@ -292,6 +348,28 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let st = self.inner.state.borrow();
         st.groups.contains_key(&group)
             && st.snapshots_in.get(&group).is_none_or(|i| !i.installing())
+    }
+
+    /// Counts of the hosted groups, their leaders and hibernation, and snapshots.
+    pub fn report(&self) -> DriverReport {
+        let st = self.inner.state.borrow();
+        DriverReport {
+            groups: st.groups.len(),
+            leading: st
+                .groups
+                .iter()
+                .filter(|(_, g)| g.raw.raft.state == StateRole::Leader)
+                .map(|(id, _)| *id)
+                .collect(),
+            hibernating: st.groups.values().filter(|g| g.hibernating).count(),
+            snapshots_sent: st.snapshots_sent,
+            snapshots_installed: st.snapshots_installed,
+        }
+    }
+
+    /// The transport's counters, if the shard has peers.
+    pub fn transport_stats(&self) -> Option<super::transport::TransportStats> {
+        self.inner.transport.as_ref().map(|t| t.stats())
     }
 
     /// Ids of the hosted groups.
@@ -348,6 +426,9 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 waiting: HashMap::new(),
                 term_applied: false,
                 state_unsaved: false,
+                hibernating: false,
+                idle_ticks: 0,
+                progress_mark: (0, 0),
             },
         );
         wake(&mut st);
@@ -357,10 +438,24 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     /// Whether this replica leads `group` and has applied an entry of its term, so reads
     /// here see every acknowledged write. Returns the leader hint otherwise.
     pub fn read_ready(&self, group: u64) -> Result<(), ProposeError> {
-        let st = self.inner.state.borrow();
-        let g = st.groups.get(&group).ok_or(ProposeError::NoGroup(group))?;
+        let mut st = self.inner.state.borrow_mut();
+        let g = st
+            .groups
+            .get_mut(&group)
+            .ok_or(ProposeError::NoGroup(group))?;
         if g.raw.raft.state == StateRole::Leader && g.term_applied {
             return Ok(());
+        }
+        if g.hibernating {
+            // A client asks this replica: its leader may be gone. Tick again, so an election
+            // follows if nobody leads.
+            g.wake();
+            wake(&mut st);
+            let g = &st.groups[&group];
+            return Err(ProposeError::NotLeader {
+                group,
+                leader: Some(g.raw.raft.leader_id).filter(|&l| l != 0),
+            });
         }
         Err(ProposeError::NotLeader {
             group,
@@ -692,6 +787,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             last_ticket = last_ticket.max(ticket);
             readies.push((group, rd, committed));
             st.snapshots_in.remove(&group);
+            st.snapshots_installed += 1;
             let (held, other): (Vec<_>, Vec<_>) = std::mem::take(&mut st.held)
                 .into_iter()
                 .partition(|(g, _)| *g == group);
@@ -713,6 +809,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 let _ = p.reply.send(Err(ProposeError::NoGroup(p.group)));
                 continue;
             };
+            g.wake();
             if g.raw.raft.state != StateRole::Leader {
                 let leader = Some(g.raw.raft.leader_id).filter(|&l| l != 0);
                 let _ = p.reply.send(Err(ProposeError::NotLeader {
@@ -734,14 +831,23 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             w.wake();
         }
         let mut snapshots = Vec::new();
+        let mut hibernated = Vec::new();
         for (&group, g) in st.groups.iter_mut() {
             // An installing group waits for its install; one whose install just ended has
             // its Ready in this pass already (raft allows one Ready until its advance).
             if st.installing.contains_key(&group) || installed.iter().any(|(i, _)| *i == group) {
                 continue;
             }
-            if tick {
+            if tick && !g.hibernating {
                 g.raw.tick();
+                let in_rounds = st.reads_in_flight.values().any(|r| r.group == group);
+                if hibernation_due(g, in_rounds, self.inner.config.election_ticks) {
+                    g.hibernating = true;
+                    let followers = g.raw.raft.prs().iter().map(|(id, _)| *id);
+                    let me = self.inner.config.replica_id;
+                    let term = g.raw.raft.term;
+                    hibernated.extend(followers.filter(|&id| id != me).map(|id| (group, term, id)));
+                }
             }
             if !g.raw.has_ready() {
                 continue;
@@ -781,6 +887,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         }
         drop(guard);
         self.send(outbox);
+        self.tell_hibernating(hibernated);
         Ok((readies, last_ticket, snapshots, stepped))
     }
 
@@ -1058,6 +1165,9 @@ fn persist_ready<D: Disk, O>(
             reads_confirmed.push((round.group, rs.index, round.waiters));
         }
     }
+    if let Some(ss) = rd.ss() {
+        tracing::debug!(group, role = ?ss.raft_state, leader = ss.leader_id, "raft role");
+    }
     // A leader's appends and heartbeats may leave before its own fsync (§3.1).
     outbox.extend(rd.take_messages().into_iter().map(|m| (group, m)));
     let committed = rd.take_committed_entries();
@@ -1094,6 +1204,7 @@ fn persist_ready<D: Disk, O>(
 /// timeout; the next pass asks again).
 fn start_transfers<O>(st: &mut State<O>, me: u64) {
     for g in st.groups.values_mut() {
+        g.wake();
         let raft = &g.raw.raft;
         if g.voters <= 1 || raft.state != StateRole::Leader || raft.lead_transferee.is_some() {
             continue;
@@ -1127,6 +1238,7 @@ fn renew_leases<O>(st: &mut State<O>, span: Duration) {
             continue;
         }
         g.lease_used = false;
+        g.wake();
         let ctx = *next_read_ctx;
         *next_read_ctx += 1;
         g.raw.read_index(ctx.to_le_bytes().to_vec());
@@ -1174,6 +1286,7 @@ fn start_read_rounds<O>(st: &mut State<O>) {
         }
         let ctx = st.next_read_ctx;
         st.next_read_ctx += 1;
+        g.wake();
         g.raw.read_index(ctx.to_le_bytes().to_vec());
         let round = ReadRound {
             group,
@@ -1229,6 +1342,10 @@ fn step_inbox<O>(st: &mut State<O>, votes_from: Instant) {
             if !st.installing.contains_key(id) {
                 g.raw.report_unreachable(peer);
             }
+            if g.raw.raft.leader_id == peer {
+                // The leader may be gone: tick again, so an election follows.
+                g.wake();
+            }
         }
     }
     let deaf = Instant::now() < votes_from;
@@ -1248,12 +1365,41 @@ fn step_inbox<O>(st: &mut State<O>, votes_from: Instant) {
         if deaf && vote {
             continue;
         }
-        if let Some(g) = st.groups.get_mut(&group)
-            && let Err(e) = g.raw.step(msg)
-        {
-            tracing::debug!(group, "raft step: {e}");
+        if let Some(g) = st.groups.get_mut(&group) {
+            g.wake();
+            if let Err(e) = g.raw.step(msg) {
+                tracing::debug!(group, "raft step: {e}");
+            }
         }
     }
+}
+
+/// Ticks an idle led group waits before hibernating, in election timeouts.
+const HIBERNATE_AFTER_ELECTIONS: usize = 2;
+
+/// Counts a tick of `g` and says whether it should hibernate now: it leads with peers, every
+/// follower has the whole log, everything is committed and applied, nothing waits (no
+/// proposal, read round or transfer), and nothing moved for a while.
+fn hibernation_due<O>(g: &mut Group<O>, in_rounds: bool, election_ticks: usize) -> bool {
+    let raft = &g.raw.raft;
+    let last = raft.raft_log.last_index();
+    let mark = (last, raft.raft_log.committed);
+    if mark != g.progress_mark {
+        g.progress_mark = mark;
+        g.idle_ticks = 0;
+        return false;
+    }
+    g.idle_ticks += 1;
+    g.idle_ticks >= HIBERNATE_AFTER_ELECTIONS * election_ticks
+        && raft.state == StateRole::Leader
+        && g.voters > 1
+        && !in_rounds
+        && g.waiting.is_empty()
+        && raft.lead_transferee.is_none()
+        && raft.raft_log.committed == last
+        && raft.raft_log.applied == last
+        && raft.prs().iter().all(|(_, pr)| pr.matched == last)
+        && !g.raw.has_ready()
 }
 
 fn wake<O>(st: &mut State<O>) {

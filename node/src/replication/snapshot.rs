@@ -17,6 +17,10 @@
 //! chunk is `seq u32 ‖ count u32 ‖ (key_len u32 ‖ key ‖ value_len u32 ‖ value)*`, of an
 //! acknowledgement `seq u32`, of the final frame `seq u32 ‖ raft batch (envelope)`, and of
 //! an abort a UTF-8 reason.
+//!
+//! The same lane carries one frame that is not about snapshots: a leader's notice that an
+//! idle group hibernates (`id` is the leader's term, no body). Its followers then stop
+//! ticking the group until any message for it arrives (see the driver's hibernation).
 
 use std::time::Duration;
 
@@ -67,6 +71,13 @@ pub enum Frame {
         /// The envelope-encoded raft message.
         message: Vec<u8>,
     },
+    /// The leader of `group` in `term` stops ticking it: its followers may too.
+    Hibernate {
+        /// The group.
+        group: u64,
+        /// The leader's term.
+        term: u64,
+    },
     /// The other side gave up on the transfer.
     Abort {
         /// The group.
@@ -82,6 +93,7 @@ const KIND_CHUNK: u8 = 1;
 const KIND_ACK: u8 = 2;
 const KIND_DONE: u8 = 3;
 const KIND_ABORT: u8 = 4;
+const KIND_HIBERNATE: u8 = 5;
 
 impl Frame {
     /// The group the frame is about.
@@ -90,6 +102,7 @@ impl Frame {
             Frame::Chunk { group, .. }
             | Frame::Ack { group, .. }
             | Frame::Done { group, .. }
+            | Frame::Hibernate { group, .. }
             | Frame::Abort { group, .. } => *group,
         }
     }
@@ -135,6 +148,7 @@ impl Frame {
                 out.extend_from_slice(&seq.to_le_bytes());
                 out.extend_from_slice(message);
             }
+            Frame::Hibernate { group, term } => head(&mut out, KIND_HIBERNATE, *group, *term),
             Frame::Abort { group, id, reason } => {
                 head(&mut out, KIND_ABORT, *group, *id);
                 out.extend_from_slice(reason.as_bytes());
@@ -190,6 +204,7 @@ impl Frame {
                     message,
                 }
             }
+            KIND_HIBERNATE => Frame::Hibernate { group, term: id },
             KIND_ABORT => Frame::Abort {
                 group,
                 id,
@@ -326,6 +341,7 @@ mod tests {
                 id: 9,
                 reason: "gone".into(),
             },
+            Frame::Hibernate { group: 7, term: 3 },
         ];
         for f in &frames {
             let bytes = f.encode();

@@ -6,10 +6,10 @@
 //! come from a stale copy, or a client would route by it).
 
 use shoal_wire::Error;
-use shoal_wire::cluster::{Epoch, NodeId};
+use shoal_wire::cluster::{Epoch, NodeId, ShardId};
 use shoal_wire::message::{
     DescribeClusterResponse, GetPartitionMapRequest, GetPartitionMapResponse, NodeInfo,
-    TablePartitions,
+    ShardReport, TablePartitions,
 };
 use shoal_wire::validate::table_name_from_parameter;
 
@@ -29,11 +29,23 @@ pub fn describe(shard: &Shard) -> DescribeClusterResponse {
         })
         .collect();
     nodes.sort_by_key(|n| n.node);
+    let report = shard.driver.report();
+    let stats = shard.driver.transport_stats().unwrap_or_default();
     DescribeClusterResponse {
         cluster_name: shard.cluster.name.clone(),
         nodes,
         map_epoch: Epoch(shard.catalog.borrow().epoch),
         metadata_leader: Some(NodeId(metadata_leader(shard))),
+        shard: ShardReport {
+            node: NodeId(shard.node_id),
+            shard: ShardId(shard.index),
+            groups: report.groups as u32,
+            leading: report.leading,
+            hibernating: report.hibernating as u32,
+            messages_sent: stats.messages_sent,
+            snapshots_sent: report.snapshots_sent,
+            snapshots_installed: report.snapshots_installed,
+        },
     }
 }
 

@@ -230,6 +230,16 @@ fn answer(frame: &Frame<'_>, node: u32, ports: [u16; 2], state: &Mutex<State>) -
                 nodes: vec![info(1, ports[0]), info(2, ports[1])],
                 map_epoch: Epoch(1),
                 metadata_leader: Some(NodeId(1)),
+                shard: ShardReport {
+                    node: NodeId(1),
+                    shard: ShardId(0),
+                    groups: 0,
+                    leading: Vec::new(),
+                    hibernating: 0,
+                    messages_sent: 0,
+                    snapshots_sent: 0,
+                    snapshots_installed: 0,
+                },
             };
             encode_frame(id, &answer).unwrap()
         }

@@ -1,11 +1,14 @@
 //! `shoal status`: every node and shard of the cluster file with its health (does it answer
-//! DescribeCluster?), the metadata leader, and each table's partitions with their hash
-//! ranges, leaders and replicas. Exits non-zero when a shard is down.
+//! DescribeCluster?) and replication state (raft groups hosted, led and hibernating,
+//! snapshots), the metadata leader, and each table's partitions with their hash ranges,
+//! leaders (as the shards' raft groups say) and replicas. Exits non-zero when a shard is
+//! down.
 //!
 //! Invariant: health comes from one bounded probe per shard, never from the client's
 //! fail-over, so a down shard is always reported.
 //! Does not change anything.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,6 +32,7 @@ pub async fn run(cluster_file: &Path) -> Result<(), CliError> {
         println!("gateway {} (pid {})", gateway.url, gateway.pid);
     }
     let (mut up, mut down) = (0, 0);
+    let mut leaders: HashMap<u64, String> = HashMap::new();
     for node in &cluster.nodes {
         let pid = local
             .as_ref()
@@ -38,16 +42,34 @@ pub async fn run(cluster_file: &Path) -> Result<(), CliError> {
         for shard in 0..node.shards {
             let address = format!("{}:{}", node.host, node.client_port_base + shard);
             let health = shoal_router::probe::describe_cluster(&address, PROBE_TIMEOUT).await;
-            match health {
-                Ok(_) => up += 1,
-                Err(_) => down += 1,
-            }
-            let state = health.map_or_else(|e| format!("down ({})", e.message()), |_| "up".into());
+            let state = match health {
+                Ok(d) => {
+                    up += 1;
+                    let r = &d.shard;
+                    for group in &r.leading {
+                        leaders.insert(*group, format!("{}/{}", r.node.0, r.shard.0));
+                    }
+                    format!(
+                        "up: {} raft groups, leads {}, {} hibernating; {} messages and {} \
+                         snapshots sent, {} snapshots installed",
+                        r.groups,
+                        r.leading.len(),
+                        r.hibernating,
+                        r.messages_sent,
+                        r.snapshots_sent,
+                        r.snapshots_installed
+                    )
+                }
+                Err(e) => {
+                    down += 1;
+                    format!("down ({})", e.message())
+                }
+            };
             println!("  shard {shard} {address} {state}");
         }
     }
     if up > 0 {
-        print_partitions(cluster).await?;
+        print_partitions(cluster, &leaders).await?;
     }
     if down > 0 {
         return Err(CliError::Local(format!(
@@ -63,7 +85,10 @@ fn location(l: &ReplicaLocation) -> String {
 }
 
 /// The metadata leader and every table's partitions.
-async fn print_partitions(cluster: ClusterFile) -> Result<(), CliError> {
+async fn print_partitions(
+    cluster: ClusterFile,
+    leaders: &HashMap<u64, String>,
+) -> Result<(), CliError> {
     let client = Client::connect_with(cluster, shoal_router::ClientConfig::default()).await?;
     let description = client.describe_cluster().send().await?;
     let leader = description
@@ -83,7 +108,10 @@ async fn print_partitions(cluster: ClusterFile) -> Result<(), CliError> {
         );
         for p in &table.partitions {
             let replicas: Vec<String> = p.replicas.iter().map(location).collect();
-            let leader = p.leader.as_ref().map_or("none".to_owned(), location);
+            let leader = leaders
+                .get(&p.partition.0)
+                .cloned()
+                .unwrap_or_else(|| "none known".to_owned());
             println!(
                 "  partition {} hashes {:#018x}..={:#018x} leader {leader} replicas {} epoch {}",
                 p.partition.0,

@@ -64,6 +64,11 @@ fn cli_runs_every_command() {
         report.contains("shard 1") && report.contains("up") && report.contains("table users"),
         "{report}"
     );
+    // Every partition's leader comes from the shards' raft groups.
+    assert!(
+        report.contains("leader 1/") && !report.contains("leader none known"),
+        "{report}"
+    );
     ok(&cluster, &["table", "delete", "users"]);
     assert_eq!(ok(&cluster, &["table", "list"])["TableNames"], json("[]"));
     down(&cluster);

@@ -716,3 +716,80 @@ fn installed_snapshots(log: &std::path::Path) -> std::collections::BTreeSet<u64>
         .filter(|&g| g != 0)
         .collect()
 }
+
+/// Every node's shard 0 as it reports itself (DescribeCluster).
+async fn shard_reports(cluster: &TestCluster) -> Vec<shoal_wire::message::ShardReport> {
+    let mut out = Vec::new();
+    for node in &cluster.file.nodes {
+        let address = format!("{}:{}", node.host, node.client_port_base);
+        if let Ok(d) = shoal_router::probe::describe_cluster(&address, Duration::from_secs(2)).await
+        {
+            out.push(d.shard);
+        }
+    }
+    out
+}
+
+/// Waits (bounded) until every partition group on every node hibernates (the metadata
+/// group stays awake: its followers ask its leader for the commit index periodically).
+async fn wait_hibernating(cluster: &TestCluster, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reports = shard_reports(cluster).await;
+        let all = reports.len() == cluster.file.nodes.len()
+            && reports
+                .iter()
+                .all(|r| r.groups >= 2 && r.hibernating + 1 >= r.groups);
+        if all {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not hibernating: {reports:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Idle partitions hibernate (no heartbeats, no election timers) on every replica; a write
+/// wakes its partition; and when the node leading a hibernating partition is killed, writes
+/// to it resume (the client's attempt at a follower wakes it, an election follows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_groups_hibernate_and_wake() {
+    let cluster = TestCluster::start("hibernate", 3, 1);
+    let client = fault_client(&cluster).await;
+    create_table(&client, "idle", false).await;
+    for id in ["a", "b", "c"] {
+        put_and_read(&client, "idle", id).await;
+    }
+    wait_hibernating(&cluster, "after the first writes").await;
+    let woke = Instant::now();
+    put_and_read(&client, "idle", "d").await;
+    eprintln!(
+        "a write to a hibernating partition took {:?}",
+        woke.elapsed()
+    );
+    let leader = client
+        .target_of("idle", &AttributeValue::S("c".into()))
+        .await
+        .expect("the route")
+        .expect("a known leader")
+        .node
+        .0;
+    wait_hibernating(&cluster, "after the wake-up").await;
+    tokio::task::block_in_place(|| cluster.kill9(leader));
+    let killed = Instant::now();
+    put_and_read(&client, "idle", "c").await;
+    eprintln!(
+        "writes resumed {:?} after SIGKILL of node {leader}, leading a hibernating partition",
+        killed.elapsed()
+    );
+    let got = client
+        .get_item("idle")
+        .key("pk", "a")
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read after failover");
+    assert_eq!(value_of(&got.item), Some(1));
+}

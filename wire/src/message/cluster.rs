@@ -5,7 +5,7 @@
 //! of different epochs for one table without refreshing.
 //! Does not carry membership changes or placement commands (those are raft-internal).
 
-use crate::cluster::{Epoch, NodeId, PartitionMapEntry, TableId};
+use crate::cluster::{Epoch, NodeId, PartitionMapEntry, ShardId, TableId};
 
 wire_struct! {
     /// DescribeCluster: the nodes and how to reach their shards.
@@ -27,6 +27,28 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// The replication state of the shard that answers a DescribeCluster.
+    pub struct ShardReport {
+        /// Its node.
+        pub node: NodeId,
+        /// Its index on the node.
+        pub shard: ShardId,
+        /// Raft groups (partition replicas, and the metadata group) it hosts.
+        pub groups: u32,
+        /// The groups it leads now, as raft says.
+        pub leading: Vec<u64>,
+        /// Groups idle enough to hibernate (neither heartbeats nor election timers).
+        pub hibernating: u32,
+        /// Transport messages it sent to peers since it started.
+        pub messages_sent: u64,
+        /// Snapshots it streamed to followers since it started.
+        pub snapshots_sent: u64,
+        /// Snapshots it installed since it started.
+        pub snapshots_installed: u64,
+    }
+}
+
+wire_struct! {
     /// DescribeCluster's result.
     pub struct DescribeClusterResponse {
         /// Cluster name.
@@ -37,6 +59,8 @@ wire_struct! {
         pub map_epoch: Epoch,
         /// Node leading the metadata group, if known.
         pub metadata_leader: Option<NodeId>,
+        /// The answering shard's replication state.
+        pub shard: ShardReport,
     }
 }
 

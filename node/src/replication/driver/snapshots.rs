@@ -124,6 +124,23 @@ fn in_range(key: &[u8], range: &(Vec<u8>, Option<Vec<u8>>)) -> bool {
 }
 
 impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
+    /// Tells each follower of a group that just hibernated (group, term, follower).
+    pub(super) fn tell_hibernating(&self, notices: Vec<(u64, u64, u64)>) {
+        let Some(transport) = &self.inner.transport else {
+            return;
+        };
+        for (group, term, to) in notices {
+            let addr = ShardAddr {
+                node: to as u32,
+                shard: self.inner.shard,
+            };
+            let frame = Frame::Hibernate { group, term };
+            if let Err(e) = transport.send(addr, Lane::Snapshot, &frame.encode()) {
+                tracing::debug!(group, to, "hibernation notice dropped: {e}");
+            }
+        }
+    }
+
     /// Starts streaming a snapshot to `msg.to` (raft asked for it with `msg`), unless one
     /// is already on its way there.
     pub(super) fn start_snapshot(&self, group: u64, msg: Message) {
@@ -153,6 +170,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
             let mut st = driver.inner.state.borrow_mut();
             st.snapshots_out.remove(&(group, to));
+            st.snapshots_sent += u64::from(result.is_ok());
             st.snapshot_reports.push((group, to, result.is_ok()));
             wake(&mut st);
         });
@@ -312,6 +330,20 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         };
         let peer = from.node as u64;
         match frame {
+            Frame::Hibernate { group, term } => {
+                let mut st = self.inner.state.borrow_mut();
+                if let Some(g) = st.groups.get_mut(&group) {
+                    let raft = &g.raw.raft;
+                    let caught_up = raft.raft_log.committed == raft.raft_log.last_index();
+                    if raft.state == StateRole::Follower
+                        && raft.leader_id == peer
+                        && raft.term == term
+                        && caught_up
+                    {
+                        g.hibernating = true;
+                    }
+                }
+            }
             Frame::Ack { group, id, seq } => {
                 let mut st = self.inner.state.borrow_mut();
                 if let Some(out) = st.snapshots_out.get_mut(&(group, peer))
