@@ -1,15 +1,21 @@
 //! Network faults between the nodes of a test cluster with iptables (RELIABILITY-NOTES: no
 //! netem here, but netfilter works): cut a node's peer (QUIC) ports off in both directions,
-//! or drop a share of all peer datagrams at random. Client ports are left alone, so clients
-//! still reach a cut-off leader and must learn that it no longer leads.
+//! drop a share of all peer datagrams at random, or delay them: an NFQUEUE rule hands each
+//! datagram to a thread of the test, which holds it for a base delay plus a jitter before
+//! letting it through (so datagrams also arrive out of order). Client ports are left alone,
+//! so clients still reach a cut-off leader and must learn that it no longer leads.
 //!
 //! Every rule lives in a chain of the test's own, jumped to from INPUT and removed when the
 //! guard drops, so tests running side by side never touch each other's rules. Needs root
 //! and `iptables`; without them [`Netfilter::new`] returns `None` and the caller skips,
 //! unless `SHOAL_REQUIRE_NETFILTER` is set (as `.ci/run` does), when it panics instead.
 
+use std::collections::VecDeque;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// A private iptables chain.
 pub struct Netfilter {
@@ -91,6 +97,40 @@ impl Netfilter {
         }
     }
 
+    /// Holds each datagram to `ports` for `base` plus up to `jitter` (spread by packet id)
+    /// until the returned [`Delay`] is dropped. Rules added after [`Netfilter::heal`] are
+    /// gone with it; a datagram queued while no thread listens passes (`--queue-bypass`).
+    pub fn delay(&self, ports: &[u16], base: Duration, jitter: Duration) -> Delay {
+        let (queue, number) = bind_queue();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || hold(queue, number, base, jitter, &stop))
+        };
+        let number = number.to_string();
+        for port in ports {
+            let port = port.to_string();
+            iptables(&[
+                "-A",
+                &self.chain,
+                "-p",
+                "udp",
+                "--dport",
+                &port,
+                "-j",
+                "NFQUEUE",
+                "--queue-num",
+                &number,
+                "--queue-bypass",
+            ])
+            .expect("add a delay rule");
+        }
+        Delay {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
     /// Removes every fault.
     pub fn heal(&self) {
         iptables(&["-F", &self.chain]).expect("flush the chain");
@@ -103,4 +143,106 @@ impl Drop for Netfilter {
         let _ = iptables(&["-D", "INPUT", "-j", &self.chain]);
         let _ = iptables(&["-X", &self.chain]);
     }
+}
+
+/// A running delayer; dropping it lets every held datagram through and stops the thread.
+pub struct Delay {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<DelayStats>>,
+}
+
+/// What a delayer did.
+#[derive(Debug, Default)]
+pub struct DelayStats {
+    /// Datagrams held and then accepted.
+    pub delayed: u64,
+    /// The most datagrams held at once.
+    pub most_held: usize,
+}
+
+impl Delay {
+    /// Stops the delayer (held datagrams go through at once) and says what it did.
+    pub fn finish(mut self) -> DelayStats {
+        self.stop.store(true, Ordering::Relaxed);
+        let thread = self.thread.take().expect("a running delayer");
+        thread.join().expect("the delay thread")
+    }
+}
+
+impl Drop for Delay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Binds a netfilter queue with a number no other test (in this or another process) holds.
+fn bind_queue() -> (nfq::Queue, u16) {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let mut queue = nfq::Queue::open().expect("open a netfilter queue socket");
+    for _ in 0..64 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let number = ((std::process::id().wrapping_mul(64) + n) % 65_000) as u16 + 100;
+        if queue.bind(number).is_err() {
+            continue;
+        }
+        // Only the metadata is needed to pass a verdict; a full queue lets datagrams through.
+        queue.set_copy_range(number, 0).expect("set the copy range");
+        queue
+            .set_queue_max_len(number, 16_384)
+            .expect("set the queue length");
+        queue.set_fail_open(number, true).expect("set fail-open");
+        queue.set_nonblocking(true);
+        return (queue, number);
+    }
+    panic!("no free netfilter queue number");
+}
+
+/// The delayer's loop: takes datagrams as they are queued, lets each through once its time
+/// has come; on stop lets everything through and unbinds.
+fn hold(
+    mut queue: nfq::Queue,
+    number: u16,
+    base: Duration,
+    jitter: Duration,
+    stop: &AtomicBool,
+) -> DelayStats {
+    let mut held: VecDeque<(Instant, nfq::Message)> = VecDeque::new();
+    let mut stats = DelayStats::default();
+    let jitter_us = jitter.as_micros().max(1) as u64;
+    while !stop.load(Ordering::Relaxed) {
+        loop {
+            match queue.recv() {
+                Ok(mut msg) => {
+                    // Spread by packet id (a multiplicative hash), so neighbours differ.
+                    let spread =
+                        (u64::from(msg.get_packet_id())).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                    let due = Instant::now() + base + Duration::from_micros(spread % jitter_us);
+                    msg.set_verdict(nfq::Verdict::Accept);
+                    // Keep `held` sorted by due time (jitter makes arrivals out of order).
+                    let at = held.partition_point(|(t, _)| *t <= due);
+                    held.insert(at, (due, msg));
+                    stats.most_held = stats.most_held.max(held.len());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("netfilter queue {number}: {e}"),
+            }
+        }
+        let now = Instant::now();
+        while held.front().is_some_and(|(t, _)| *t <= now) {
+            let (_, msg) = held.pop_front().expect("a held datagram");
+            queue.verdict(msg).expect("pass a verdict");
+            stats.delayed += 1;
+        }
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    for (_, msg) in held {
+        let _ = queue.verdict(msg);
+        stats.delayed += 1;
+    }
+    let _ = queue.unbind(number);
+    stats
 }

@@ -7,8 +7,9 @@
 //! printed), and the restarted node must have caught up: at the end, with the third node
 //! gone, every key is read from the two that remain.
 //!
-//! A second history goes through a network cut of a leader's node and a phase of 30%
-//! datagram loss between all nodes (iptables; see `netfilter.rs`).
+//! A second history goes through a network cut of a leader's node, a phase of 30% datagram
+//! loss between all nodes, and a phase where every peer datagram is delayed 40-80 ms and
+//! reordered (iptables and NFQUEUE; see `netfilter.rs`).
 //!
 //! The budget is short in CI; `SHOAL_FAULT_SECONDS` lengthens every load phase.
 
@@ -51,6 +52,22 @@ struct History {
 }
 
 impl History {
+    /// p50 and max latency of the puts acknowledged that were called after `since`.
+    fn put_latencies(&self, since: Instant) -> (Duration, Duration) {
+        let from = since.duration_since(self.start).as_micros() as u64;
+        let mut took: Vec<u64> = self
+            .ops
+            .borrow()
+            .iter()
+            .filter(|(_, op)| op.call >= from && op.ret != u64::MAX)
+            .filter(|(_, op)| matches!(op.kind, OpKind::Put(_)))
+            .map(|(_, op)| op.ret - op.call)
+            .collect();
+        took.sort_unstable();
+        let at = |i: usize| Duration::from_micros(took.get(i).copied().unwrap_or(0));
+        (at(took.len() / 2), at(took.len().saturating_sub(1)))
+    }
+
     fn now(&self) -> u64 {
         self.start.elapsed().as_micros() as u64
     }
@@ -395,10 +412,11 @@ fn peer_ports(cluster: &TestCluster, node: u32) -> Vec<u16> {
 }
 
 /// A network cut isolates a leader's node from its peers (its clients still reach it), then
-/// a phase drops 30% of all peer datagrams: no acknowledged write lost, no stale read, and
-/// writes resume on every key while the node is cut off.
+/// a phase drops 30% of all peer datagrams, then one delays every peer datagram by 40-80 ms
+/// (out of order): no acknowledged write lost, no stale read, writes resume on every key
+/// while the node is cut off, and go on while datagrams are delayed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn histories_stay_linearizable_through_a_network_cut_and_packet_loss() {
+async fn histories_stay_linearizable_through_a_network_cut_packet_loss_and_delay() {
     let Some(net) = Netfilter::new() else {
         return;
     };
@@ -418,6 +436,17 @@ async fn histories_stay_linearizable_through_a_network_cut_and_packet_loss() {
         net.lose(&all, 0.3);
         tokio::time::sleep(phase() * 2).await;
         net.heal();
+        tokio::time::sleep(phase()).await;
+        let slow = Instant::now();
+        let delay = net.delay(&all, Duration::from_millis(40), Duration::from_millis(40));
+        let resumed = writes_resume(history, slow, Duration::from_secs(20)).await;
+        eprintln!("with peer datagrams delayed 40-80 ms, every key written within {resumed:?}");
+        tokio::time::sleep(phase() * 2).await;
+        let took = history.put_latencies(slow);
+        net.heal();
+        let stats = delay.finish();
+        eprintln!("delayer: {stats:?}; puts acknowledged while delayed took (p50, max) {took:?}");
+        assert!(stats.delayed > 0, "no datagram went through the delayer");
         tokio::time::sleep(phase()).await;
         w.stop.set(true);
     };
