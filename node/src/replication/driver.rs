@@ -1,14 +1,18 @@
 //! The raft driver of one shard: every raft group the shard hosts, stepped by one loop.
 //!
-//! Each pass of the loop (RUNTIME-NOTES §3.5): step the peers' messages that arrived since
-//! the last pass, hand queued proposals and ReadIndex requests to their groups, tick the
-//! groups when a tick is due, collect the `Ready` of every group that has one, send its
-//! `messages()` (a leader's appends may leave before its own fsync), append all new entries
-//! and hard states to the shard's write-ahead log and wait for ONE group commit (one
-//! fdatasync for all groups) while applying the entries the Readies already hand over as
-//! committed (durable here and on a quorum); then send `persisted_messages()` (votes and
-//! acknowledgements, only after the fsync: pitfall 18), `advance` each group and apply what
-//! became committed, in log order, through the shard's [`StateMachine`].
+//! Each pass of the loop (RUNTIME-NOTES §3.5): tell raft which earlier Readies became
+//! durable (`on_persist_ready`) and send the messages that waited for that (votes and
+//! acknowledgements: pitfall 18); step the peers' messages that arrived since the last pass,
+//! hand queued proposals and ReadIndex requests to their groups, tick the groups when a tick
+//! is due; take the `Ready` of every group that has one, send its `messages()` (a leader's
+//! appends may leave before its own fsync), append its entries and hard state to the
+//! shard's write-ahead log and hand it back to raft at once (`advance_append_async`); then
+//! apply, in log order through the shard's [`StateMachine`], the entries the Readies hand
+//! over as committed (durable here and on a quorum). The pass never waits for a flush: the
+//! WAL group-commits whatever the passes appended (one fdatasync for all groups) while the
+//! loop goes on stepping acknowledgements and taking new proposals, and a task waiting on
+//! the newest ticket wakes the loop when it is durable (the pipeline of raft-rs's
+//! asynchronous Ready).
 //!
 //! Reads: a group serves strongly consistent reads only while it leads, has applied an
 //! entry of its own term (so every write acknowledged by an earlier leader is visible) and,
@@ -31,7 +35,9 @@
 //! Invariants: only this module calls into `raft`; a proposal's reply is sent only after
 //! its entry is committed and applied; entries are applied in index order, exactly once per
 //! process life (the tree's applied index makes re-application after a restart start at the
-//! right place); no peer message is stepped between a group's `ready` and its `advance`.
+//! right place); no peer message is stepped between a group's `ready` and its
+//! `advance_append_async`; a message from `persisted_messages()` leaves only once the WAL is
+//! durable up to everything appended before it was taken.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -234,6 +240,29 @@ struct State<O> {
     /// Snapshots streamed to followers, and installed here, since start.
     snapshots_sent: u64,
     snapshots_installed: u64,
+    /// Readies handed back to raft (`advance_append_async`) whose records are not yet known
+    /// to be durable, in WAL order: their persisted messages wait here, and raft hears
+    /// `on_persist_ready` when they are.
+    unpersisted: VecDeque<Unpersisted>,
+    /// The newest WAL ticket a task is waiting on.
+    watching: u64,
+    /// A flush failed: the shard's storage is fail-stopped.
+    flush_failed: Option<StorageError>,
+}
+
+/// A Ready of one group whose records wait for the WAL.
+struct Unpersisted {
+    /// Durable once this WAL batch is (the newest at the time: a follower's acknowledgement
+    /// may cover entries of an earlier Ready).
+    ticket: u64,
+    group: u64,
+    /// The Ready's number, for `on_persist_ready`.
+    number: u64,
+    /// Votes and acknowledgements, sent only once durable (pitfall 18).
+    messages: Vec<Message>,
+    /// The index of the snapshot the Ready installed: applied once durable (raft-rs
+    /// refuses an applied index past what is persisted).
+    snapshot: Option<u64>,
 }
 
 /// What a shard's driver reports about its groups (see [`RaftDriver::report`]).
@@ -322,6 +351,9 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     held: Vec::new(),
                     snapshots_sent: 0,
                     snapshots_installed: 0,
+                    unpersisted: VecDeque::new(),
+                    watching: 0,
+                    flush_failed: None,
                 }),
             }),
         }
@@ -625,9 +657,13 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     }
 
     async fn wait_for_work(&self, next_tick: Instant) {
+        let wal = self.inner.engine.wal();
         let pending = poll_fn(|cx| {
             let mut st = self.inner.state.borrow_mut();
+            let durable = wal.durable_seq();
             let ready = st.closing
+                || st.flush_failed.is_some()
+                || st.unpersisted.front().is_some_and(|u| u.ticket <= durable)
                 || !st.proposals.is_empty()
                 || !st.reads_queued.is_empty()
                 || !st.inbox.is_empty()
@@ -650,9 +686,22 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         futures::future::select(Box::pin(pending), Box::pin(crate::rt::sleep(delay))).await;
     }
 
-    /// One pass: proposals, ticks, persist every Ready with one fsync, advance, apply.
+    /// One pass: tell raft what became durable (and send the messages that waited for it),
+    /// step, propose, tick, append every Ready to the WAL and hand it back to raft at once,
+    /// then apply what is committed. The pass never waits for a flush.
     async fn pass(&self, tick: bool) -> Result<(), StorageError> {
-        let (mut readies, last_ticket, snapshots, stepped) = self.collect_readies(tick)?;
+        if let Some(e) = self.inner.state.borrow_mut().flush_failed.take() {
+            return Err(e);
+        }
+        self.persisted();
+        let (committed, snapshots, stepped, restored) = self.collect_readies(tick)?;
+        if restored {
+            // A group just restarted its log after a snapshot; until that is durable and
+            // applied, raft's applied index lies below its log (a campaign would fail to
+            // read the gap), so the loop waits for this one flush (a rare event).
+            let wal = self.inner.engine.wal();
+            wal.wait_durable(wal.last_ticket()).await?;
+        }
         // A snapshot raft accepted replaces the group's state in a task of its own; the
         // group's Ready waits for it (see `State::installing`), the other groups go on.
         for (group, rd) in snapshots {
@@ -668,63 +717,15 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             });
         }
         self.forget_stepped(&stepped);
+        // Readies with nothing new to persist may answer at once.
+        self.persisted();
+        self.watch_durable();
         // What a Ready hands over as committed is durable here and on a quorum already
-        // (raft-rs returns committed entries only up to what this replica persisted): apply
-        // it while this pass's new entries are being flushed, rather than after.
-        let early: Vec<(u64, Vec<Entry>)> = readies
-            .iter_mut()
-            .filter(|(_, _, committed)| !committed.is_empty())
-            .map(|(group, _, committed)| (*group, std::mem::take(committed)))
-            .collect();
-        let flush = async {
-            match last_ticket {
-                Some(ticket) => self.inner.engine.wal().wait_durable(ticket).await,
-                None => Ok(()),
-            }
-        };
-        let (flushed, applied) = futures::join!(flush, self.apply_groups(&early));
-        flushed?;
-        applied?;
-        // Votes and acknowledgements promise what is now on disk (pitfall 18).
-        let persisted: Vec<(u64, Message)> = readies
-            .iter_mut()
-            .flat_map(|(group, rd, _)| {
-                let group = *group;
-                rd.take_persisted_messages()
-                    .into_iter()
-                    .map(move |m| (group, m))
-            })
-            .collect();
-        let mut outbox = persisted;
-        let mut to_apply: Vec<(u64, Vec<Entry>)> = Vec::new();
+        // (raft-rs returns committed entries only up to what this replica persisted).
+        self.apply_groups(&committed).await?;
         {
             let mut st = self.inner.state.borrow_mut();
-            for (group, rd, mut committed) in readies {
-                let g = st.groups.get_mut(&group).expect("group of a ready");
-                let mut light = g.raw.advance(rd);
-                outbox.extend(light.take_messages().into_iter().map(|m| (group, m)));
-                if let Some(commit) = light.commit_index() {
-                    // The commit index moved without a Ready. Persisting it is not needed
-                    // for safety (after a crash `open_group` restores it from the applied
-                    // index, which never passes it), so it is written lazily: with the next
-                    // records of any group, or at the next tick, never as a flush of its own
-                    // on the write path.
-                    let mut hs = g.raw.store().hard_state().clone();
-                    hs.commit = commit;
-                    g.raw.mut_store().set_hard_state(hs);
-                    g.state_unsaved = true;
-                }
-                committed.extend(light.take_committed_entries());
-                if !committed.is_empty() {
-                    to_apply.push((group, committed));
-                }
-            }
-        }
-        self.send(outbox);
-        self.apply_groups(&to_apply).await?;
-        {
-            let mut st = self.inner.state.borrow_mut();
-            for (group, _) in early.iter().chain(&to_apply) {
+            for (group, _) in &committed {
                 if let Some(g) = st.groups.get_mut(group) {
                     g.raw.advance_apply();
                 }
@@ -735,18 +736,72 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         Ok(())
     }
 
-    /// Hands proposals to groups, ticks, takes every Ready and appends what it must persist
-    /// to the WAL. Returns the readies with their committed entries, and the last WAL ticket.
+    /// Tells raft which Readies are durable now and sends the messages that waited for
+    /// them.
+    fn persisted(&self) {
+        let durable = self.inner.engine.wal().durable_seq();
+        let mut outbox = Vec::new();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let st = &mut *st;
+            while st.unpersisted.front().is_some_and(|u| u.ticket <= durable) {
+                let u = st.unpersisted.pop_front().expect("checked above");
+                // An installing group holds a Ready raft has not had back: it hears about
+                // its earlier ones with that Ready's (`on_persist_ready` covers all before).
+                if !st.installing.contains_key(&u.group)
+                    && let Some(g) = st.groups.get_mut(&u.group)
+                {
+                    g.raw.on_persist_ready(u.number);
+                    if let Some(index) = u.snapshot {
+                        g.raw.advance_apply_to(index);
+                    }
+                }
+                outbox.extend(u.messages.into_iter().map(|m| (u.group, m)));
+            }
+        }
+        self.send(outbox);
+    }
+
+    /// Makes sure a task waits for everything appended so far to become durable, and wakes
+    /// the loop when it is.
+    fn watch_durable(&self) {
+        let wal = self.inner.engine.wal();
+        let target = wal.last_ticket();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            if target <= wal.durable_seq() || target <= st.watching {
+                return;
+            }
+            st.watching = target;
+        }
+        let driver = self.clone();
+        crate::rt::spawn_detached(async move {
+            let result = driver.inner.engine.wal().wait_durable(target).await;
+            let mut st = driver.inner.state.borrow_mut();
+            if let Err(e) = result
+                && st.flush_failed.is_none()
+            {
+                st.flush_failed = Some(e);
+            }
+            wake(&mut st);
+        });
+    }
+
+    /// Hands proposals to groups, ticks, takes every Ready, appends what it must persist to
+    /// the WAL and hands it back to raft (`advance_append_async`; its persisted messages
+    /// wait in `State::unpersisted`). Returns each group's committed entries, the Readies
+    /// carrying snapshots, the groups whose staged snapshot was stepped, and whether an
+    /// installed snapshot's Ready was handed back.
     #[allow(clippy::type_complexity)]
     fn collect_readies(
         &self,
         tick: bool,
     ) -> Result<
         (
-            Vec<(u64, raft::Ready, Vec<Entry>)>,
-            Option<u64>,
+            Vec<(u64, Vec<Entry>)>,
             Vec<(u64, raft::Ready)>,
             Vec<u64>,
+            bool,
         ),
         StorageError,
     > {
@@ -755,8 +810,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let wal = self.inner.engine.wal();
         step_inbox(st, self.inner.votes_from);
         let stepped = snapshots::step_snapshots(st);
-        let mut last_ticket = None;
-        let mut readies = Vec::new();
+        let mut wrote = false;
+        let mut committed = Vec::new();
         let mut outbox = Vec::new();
         let lease_span = self.lease_span();
         // Installs that finished: the log now restarts after the snapshot, then the rest
@@ -773,8 +828,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             g.raw
                 .mut_store()
                 .install_snapshot(index, term, meta.get_conf_state().clone());
-            last_ticket = last_ticket.max(Some(wal.truncate_prefix(group, index, term)?));
-            let (ticket, rd, committed) = persist_ready(
+            wal.truncate_prefix(group, index, term)?;
+            hand_back(
                 group,
                 g,
                 rd,
@@ -783,9 +838,10 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 lease_span,
                 wal,
                 &mut outbox,
+                &mut st.unpersisted,
+                &mut committed,
             )?;
-            last_ticket = last_ticket.max(ticket);
-            readies.push((group, rd, committed));
+            wrote = true;
             st.snapshots_in.remove(&group);
             st.snapshots_installed += 1;
             let (held, other): (Vec<_>, Vec<_>) = std::mem::take(&mut st.held)
@@ -857,7 +913,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 snapshots.push((group, rd));
                 continue;
             }
-            let (ticket, rd, committed) = persist_ready(
+            wrote |= hand_back(
                 group,
                 g,
                 rd,
@@ -866,11 +922,11 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 lease_span,
                 wal,
                 &mut outbox,
+                &mut st.unpersisted,
+                &mut committed,
             )?;
-            last_ticket = last_ticket.max(ticket);
-            readies.push((group, rd, committed));
         }
-        if last_ticket.is_some() || tick {
+        if wrote || tick {
             // Lazily saved commit indexes join this flush; nothing waits for them.
             for (&group, g) in st.groups.iter_mut().filter(|(_, g)| g.state_unsaved) {
                 g.state_unsaved = false;
@@ -888,7 +944,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         drop(guard);
         self.send(outbox);
         self.tell_hibernating(hibernated);
-        Ok((readies, last_ticket, snapshots, stepped))
+        Ok((committed, snapshots, stepped, !installed.is_empty()))
     }
 
     /// Applies each group's committed entries in order, in bounded chunks.
@@ -1134,11 +1190,13 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     }
 }
 
-/// Persists one Ready (not a snapshot's): confirms its ReadIndex rounds, queues its
-/// messages (a leader's may leave before its own fsync, §3.1), appends its entries and hard
-/// state to the WAL. Returns the last WAL ticket, the Ready and its committed entries.
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn persist_ready<D: Disk, O>(
+/// Persists one Ready (a snapshot's once installed) and hands it back to raft: confirms its
+/// ReadIndex rounds, queues its messages (a leader's may leave before its own fsync, §3.1),
+/// appends its entries and hard state to the WAL, calls `advance_append_async` and queues
+/// its persisted messages in `unpersisted` until the WAL is durable up to what was appended.
+/// Adds its committed entries to `committed`; says whether it wrote to the WAL.
+#[allow(clippy::too_many_arguments)]
+fn hand_back<D: Disk, O>(
     group: u64,
     g: &mut Group<O>,
     mut rd: raft::Ready,
@@ -1147,8 +1205,10 @@ fn persist_ready<D: Disk, O>(
     lease_span: Duration,
     wal: &crate::storage::wal::Wal<D>,
     outbox: &mut Vec<(u64, Message)>,
-) -> Result<(Option<u64>, raft::Ready, Vec<Entry>), StorageError> {
-    let mut last_ticket = None;
+    unpersisted: &mut VecDeque<Unpersisted>,
+    committed: &mut Vec<(u64, Vec<Entry>)>,
+) -> Result<bool, StorageError> {
+    let mut wrote = false;
     let mut payload = Vec::new();
     for rs in rd.take_read_states() {
         let ctx = proposal_id(&rs.request_ctx).unwrap_or(0);
@@ -1170,33 +1230,59 @@ fn persist_ready<D: Disk, O>(
     }
     // A leader's appends and heartbeats may leave before its own fsync (§3.1).
     outbox.extend(rd.take_messages().into_iter().map(|m| (group, m)));
-    let committed = rd.take_committed_entries();
+    let entries = rd.take_committed_entries();
+    if !entries.is_empty() {
+        committed.push((group, entries));
+    }
     let entries = rd.take_entries();
     for e in &entries {
         payload.clear();
         encode_entry(e, &mut payload);
-        last_ticket = Some(wal.append_now(&Record {
+        wal.append_now(&Record {
             kind: RecordKind::Entry,
             stream: group,
             term: e.term,
             index: e.index,
             payload: &payload,
-        })?);
+        })?;
+        wrote = true;
     }
     g.raw.mut_store().append(&entries);
     if let Some(hs) = rd.hs() {
-        g.state_unsaved = false;
+        let before = g.raw.store().hard_state();
+        let commit_only = (hs.term, hs.vote) == (before.term, before.vote);
         g.raw.mut_store().set_hard_state(hs.clone());
-        let state = encode_state(hs, g.raw.store().conf_state());
-        last_ticket = Some(wal.append_now(&Record {
-            kind: RecordKind::State,
-            stream: group,
-            term: hs.term,
-            index: hs.commit,
-            payload: &state,
-        })?);
+        if commit_only {
+            // Only the commit index moved. Persisting it is not needed for safety (after a
+            // crash `open_group` restores it from the applied index, which never passes
+            // it), so it is written lazily: with the next records of any group, or at the
+            // next tick, never as a flush of its own on the write path.
+            g.state_unsaved = true;
+        } else {
+            g.state_unsaved = false;
+            let state = encode_state(hs, g.raw.store().conf_state());
+            wal.append_now(&Record {
+                kind: RecordKind::State,
+                stream: group,
+                term: hs.term,
+                index: hs.commit,
+                payload: &state,
+            })?;
+            wrote = true;
+        }
     }
-    Ok((last_ticket, rd, committed))
+    let messages = rd.take_persisted_messages();
+    let number = rd.number();
+    let snapshot = Some(rd.snapshot().get_metadata().index).filter(|_| !rd.snapshot().is_empty());
+    g.raw.advance_append_async(rd);
+    unpersisted.push_back(Unpersisted {
+        ticket: wal.last_ticket(),
+        group,
+        number,
+        messages,
+        snapshot,
+    });
+    Ok(wrote)
 }
 
 /// Asks every led group with peers to transfer leadership to the follower that has

@@ -195,6 +195,14 @@ impl Drop for TestCluster {
             for node in &self.file.nodes {
                 let log = self.cluster_dir().join(format!("node-{}/log", node.id));
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                // A panic's message sits above its backtrace, out of the tail's reach.
+                if let Some(at) = lines.iter().position(|l| l.contains("panicked at")) {
+                    eprintln!("--- panic in {} ---", log.display());
+                    for line in lines.iter().skip(at.saturating_sub(3)).take(16) {
+                        eprintln!("{line}");
+                    }
+                }
                 let tail: Vec<&str> = text.lines().rev().take(30).collect();
                 eprintln!("--- end of {} ---", log.display());
                 for line in tail.iter().rev() {

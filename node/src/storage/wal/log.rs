@@ -364,11 +364,7 @@ impl<D: Disk> Wal<D> {
 
     /// Resolves once everything appended so far is durable.
     pub async fn sync(&self) -> Result<(), StorageError> {
-        let last = {
-            let st = self.shared.state.borrow();
-            st.pending.back().map_or(st.durable_seq, |b| b.seq)
-        };
-        self.wait_durable(last).await
+        self.wait_durable(self.last_ticket()).await
     }
 
     /// Discards entries of `stream` with index <= `upto` (after a checkpoint made them
@@ -492,6 +488,15 @@ impl<D: Disk> Wal<D> {
         let mut stats = st.stats.clone();
         stats.segments_live = st.segments.len() as u64;
         stats
+    }
+
+    /// The ticket of the newest record appended (durable or not): once it is durable, so is
+    /// everything appended so far.
+    ///
+    /// A batch leaves `pending` when its flush starts, so the newest batch number handed
+    /// out, not the newest pending one, is the answer.
+    pub fn last_ticket(&self) -> u64 {
+        self.shared.state.borrow().next_batch_seq - 1
     }
 
     /// Highest durable batch number.
