@@ -440,12 +440,17 @@ async fn catalog_ready(shard: &Shard) {
     }
 }
 
-/// Refreshes the catalog copy periodically (the metadata shard's is authoritative), and
-/// opens the groups of partitions this shard has become a replica of.
+/// Refreshes the catalog copy periodically, and opens the groups of partitions this shard
+/// has become a replica of. A metadata replica's catalog follows what its group applies, so
+/// it is not refreshed here: asking the leader for its commit index every period would keep
+/// the metadata group from ever hibernating (requests that need a fresher catalog than the
+/// one applied still catch up, in `table_for`).
 async fn catalog_refresh_loop(shard: Rc<Shard>) {
     // Runs for the shard's life; errors are retried next period.
     loop {
-        if let Err(e) = shard.refresh_catalog().await {
+        if shard.sync.is_some()
+            && let Err(e) = shard.refresh_catalog().await
+        {
             tracing::debug!(shard = shard.index, error = %e, "catalog refresh failed");
         }
         shard.open_replicas().await;
