@@ -188,6 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         storage: Default::default(),
                         raft: Default::default(),
                         limits: Default::default(),
+                        runtime: Default::default(),
                         tls: None,
                     }
                 }

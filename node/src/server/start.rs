@@ -104,7 +104,9 @@ pub fn run_node(config: NodeConfig) -> Result<(), String> {
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("shard-{index}"))
             .io_memory(config.storage.io_memory_bytes)
-            .spin_before_park(SPIN_BEFORE_PARK)
+            .spin_before_park(std::time::Duration::from_micros(
+                config.runtime.spin_before_park_us,
+            ))
             .spawn(move || async move { run_shard(start).await })
             .map_err(|e| format!("cannot start shard {index} on CPU {cpu}: {e}"))?;
         tracing::info!(shard = index, cpu, "shard started");
@@ -195,14 +197,6 @@ pub(super) fn resolve(host: &str, base: u16, shard: u16) -> Result<SocketAddr, S
         .next()
         .ok_or_else(|| format!("cannot resolve {host}"))
 }
-
-/// How long a shard polls for work before it parks its thread. A request's path hops
-/// between tasks and the io_uring completion of the log's fdatasync; waking a parked
-/// thread for each hop slowed PutItem (shoal-bench compare against Redis with appendfsync
-/// always, 100-byte puts, Shoal/Redis throughput: concurrency 1: 0.59 parked, 0.70
-/// spinning; concurrency 64: 0.69 parked, 0.84 spinning). An idle shard still parks after
-/// this long.
-const SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// How long a port that is still in use is retried before start-up fails. A process that
 /// was just killed can hold its listening sockets for a moment: io_uring releases the files

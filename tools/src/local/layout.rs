@@ -80,7 +80,13 @@ struct NodeToml {
     storage: StorageToml,
     raft: RaftToml,
     limits: LimitsToml,
+    runtime: RuntimeToml,
     tls: TlsToml,
+}
+
+#[derive(Serialize, Debug)]
+struct RuntimeToml {
+    spin_before_park_us: u64,
 }
 
 #[derive(Serialize, Debug)]
@@ -114,8 +120,15 @@ struct LimitsToml {
 }
 
 /// The text of node `node`'s configuration: the example's defaults, this cluster's paths,
-/// `shards` shards and a page cache of `cache_bytes` per shard.
-pub fn node_config_text(layout: &Layout, node: u32, shards: u16, cache_bytes: usize) -> String {
+/// `shards` shards, a page cache of `cache_bytes` per shard, and shards that poll
+/// `spin_before_park_us` before parking.
+pub fn node_config_text(
+    layout: &Layout,
+    node: u32,
+    shards: u16,
+    cache_bytes: usize,
+    spin_before_park_us: u64,
+) -> String {
     let config = NodeToml {
         node_id: node,
         cluster_file: layout.cluster_file(),
@@ -137,6 +150,9 @@ pub fn node_config_text(layout: &Layout, node: u32, shards: u16, cache_bytes: us
             connections_per_shard_max: 4096,
             requests_in_flight_per_connection_max: 1024,
             idle_timeout_s: 600,
+        },
+        runtime: RuntimeToml {
+            spin_before_park_us,
         },
         tls: TlsToml {
             ca_file: layout.certs_dir().join("ca.pem"),
@@ -172,7 +188,7 @@ mod tests {
             toml::from_str(&std::fs::read_to_string(example_path).unwrap()).unwrap();
         let layout = Layout::new(Path::new("/tmp/shoal-x")).unwrap();
         let generated: toml::Value =
-            toml::from_str(&node_config_text(&layout, 2, 4, 1 << 20)).unwrap();
+            toml::from_str(&node_config_text(&layout, 2, 4, 1 << 20, 200)).unwrap();
         let (mut expected, mut actual) = (BTreeSet::new(), BTreeSet::new());
         keys(&example, "", &mut expected);
         keys(&generated, "", &mut actual);
