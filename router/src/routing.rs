@@ -311,22 +311,29 @@ pub(crate) enum Pick {
     AnyReplica,
 }
 
-/// Where a control request goes after `error` at `target`.
+/// Where a control request goes after `error` at `target`: the leader a replica names, else
+/// the next node in turn when `target` cannot be reached or knows no leader (a replica that
+/// just restarted, or whose metadata group is still electing: asking the others also wakes
+/// a hibernating group there).
 fn next_control_target(
     topology: &Topology,
     target: ReplicaLocation,
     error: &Error,
 ) -> ReplicaLocation {
-    match error {
-        Error::Service(service) => match service.error.kind {
-            ErrorKind::NotLeader { hint: Some(leader) } => shard_zero(leader.node),
-            _ => target,
-        },
-        Error::Transport { .. } | Error::Timeout { .. } => topology
+    let next = || {
+        topology
             .control_candidates(Some(target.node))
             .first()
             .copied()
-            .unwrap_or(target),
+            .unwrap_or(target)
+    };
+    match error {
+        Error::Service(service) => match service.error.kind {
+            ErrorKind::NotLeader { hint: Some(leader) } => shard_zero(leader.node),
+            ErrorKind::NotLeader { hint: None } => next(),
+            _ => target,
+        },
+        Error::Transport { .. } | Error::Timeout { .. } => next(),
         _ => target,
     }
 }
@@ -424,5 +431,24 @@ mod tests {
                 "{error:?}"
             );
         }
+    }
+
+    #[test]
+    fn control_requests_follow_hints_and_else_go_round() {
+        let topology = crate::topology::tests::topology();
+        let at = |node| shard_zero(shoal_wire::cluster::NodeId(node));
+        let hint = at;
+        let not_leader = |h: Option<ReplicaLocation>| service(ErrorKind::NotLeader { hint: h });
+        let next = |target, error: &Error| next_control_target(&topology, target, error);
+        assert_eq!(next(at(1), &not_leader(Some(hint(3)))), at(3));
+        assert_eq!(next(at(1), &not_leader(None)), at(2));
+        assert_eq!(next(at(3), &not_leader(None)), at(1));
+        let lost = Error::Transport {
+            endpoint: "e".into(),
+            message: "m".into(),
+            sent: false,
+        };
+        assert_eq!(next(at(2), &lost), at(3));
+        assert_eq!(next(at(2), &service(ErrorKind::Throttling)), at(2));
     }
 }

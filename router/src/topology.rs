@@ -157,11 +157,11 @@ pub(crate) fn shard_zero(node: NodeId) -> ReplicaLocation {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cluster_file::ClusterNode;
 
-    fn topology() -> Topology {
+    pub(crate) fn topology() -> Topology {
         let node = |id: u32, base: u16| ClusterNode {
             id,
             host: "127.0.0.1".into(),

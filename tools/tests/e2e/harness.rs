@@ -203,7 +203,19 @@ impl Drop for TestCluster {
                         eprintln!("{line}");
                     }
                 }
-                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                // Who led the metadata group when (raft's election steps are logged at
+                // debug, which the test clusters turn on: see `shoal_command`).
+                let meta: Vec<&&str> = lines
+                    .iter()
+                    .filter(|l| l.contains("group=0 ") && l.contains("became"))
+                    .collect();
+                if !meta.is_empty() {
+                    eprintln!("--- metadata group roles in {} ---", log.display());
+                    for line in meta.iter().rev().take(20).rev() {
+                        eprintln!("{line}");
+                    }
+                }
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
                 eprintln!("--- end of {} ---", log.display());
                 for line in tail.iter().rev() {
                     eprintln!("{line}");
@@ -216,8 +228,11 @@ impl Drop for TestCluster {
 /// `shoal` with `SHOAL_NODE_BIN` pointing at the built node.
 pub fn shoal_command() -> Command {
     let mut command = Command::new(shoal_binary());
+    // Nodes log raft's election steps too, so a failed test's log tails tell who led.
+    let log_filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,raft=debug".into());
     command
         .env("SHOAL_NODE_BIN", node_binary())
+        .env("RUST_LOG", log_filter)
         .env_remove("SHOAL_CLUSTER");
     command
 }
