@@ -215,9 +215,8 @@ impl Drop for TestCluster {
                         eprintln!("{line}");
                     }
                 }
-                let tail: Vec<&str> = text.lines().rev().take(40).collect();
                 eprintln!("--- end of {} ---", log.display());
-                for line in tail.iter().rev() {
+                for line in &lines[lines.len().saturating_sub(40)..] {
                     eprintln!("{line}");
                 }
             }
