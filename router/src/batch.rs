@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use shoal_wire::cluster::ReplicaLocation;
+use shoal_wire::cluster::{PartitionMapEntry, ReplicaLocation};
 use shoal_wire::key::partition_hash;
 use shoal_wire::limits::{BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX};
 use shoal_wire::message::{
@@ -205,23 +205,22 @@ impl Client {
         key_of: fn(&T, &TableRoute) -> Result<Item>,
     ) -> Result<Vec<Part<T>>> {
         let mut route = self.table_route(table).await?;
+        let now = Instant::now();
+        let steer = |entry: &PartitionMapEntry| self.inner.suspects.target(entry, now);
         let mut groups: BTreeMap<ReplicaLocation, Part<T>> = BTreeMap::new();
         for member in members {
             let key = key_of(member, &route)?;
             let value = &key[&route.schema.partition.name];
             let hash = partition_hash(value).map_err(|e| Error::validation(e.to_string()))?;
-            let target = match route.lookup(hash).and_then(TableRoute::target) {
+            let target = match route.lookup(hash).and_then(steer) {
                 Some(target) => target,
                 None => {
                     // A gap: fetch the whole map once more; a second gap is the node's fault.
                     self.forget_route(table, &route);
                     route = self.table_route(table).await?;
-                    route
-                        .lookup(hash)
-                        .and_then(TableRoute::target)
-                        .ok_or_else(|| {
-                            self.protocol_error(format!("no partition of {table} covers {hash:#x}"))
-                        })?
+                    route.lookup(hash).and_then(steer).ok_or_else(|| {
+                        self.protocol_error(format!("no partition of {table} covers {hash:#x}"))
+                    })?
                 }
             };
             groups

@@ -26,6 +26,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::partition_map::{PartitionMaps, TableRoute};
 use crate::pool::Pool;
+use crate::suspects::Suspects;
 use crate::topology::{NodeAddress, Topology};
 
 /// A handle to a Shoal cluster. Cheap to clone; clones share connections and caches.
@@ -54,6 +55,8 @@ pub(crate) struct Inner {
     refresher: Mutex<Option<JoinHandle<()>>>,
     /// Turns eventually consistent reads over a partition's replicas.
     pub spread: std::sync::atomic::AtomicUsize,
+    /// Nodes passed over after a timeout or a failed connection.
+    pub suspects: Suspects,
 }
 
 impl Drop for Inner {
@@ -112,6 +115,7 @@ impl Client {
             jitter: Mutex::new(Pcg32::seed_from_u64(seed)),
             refresher: Mutex::new(None),
             spread: std::sync::atomic::AtomicUsize::new(0),
+            suspects: Suspects::new(config.node_suspicion_period),
             config,
         };
         Ok(Client {
@@ -284,7 +288,9 @@ impl Client {
                 .ok()
             });
             match route {
-                Some(route) if route.epoch >= cached.epoch => maps.replace(&name, &cached, route),
+                Some(route) if route.epoch >= cached.epoch => {
+                    maps.replace(&name, &cached, route.keeping_leaders_of(&cached));
+                }
                 Some(_) => {}
                 None => maps.remove(&name),
             }

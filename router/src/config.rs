@@ -24,6 +24,9 @@ pub struct ClientConfig {
     pub retry_delay_max: Duration,
     /// Period of the background partition-map refresh.
     pub map_refresh_interval: Duration,
+    /// How long a node that let an attempt time out (or whose connection failed) is passed
+    /// over: requests for the partitions it leads go to their other replicas meanwhile.
+    pub node_suspicion_period: Duration,
     /// Requests in flight on one connection; more wait for a slot.
     pub requests_in_flight_per_connection_max: usize,
     /// Rounds a batch call spends re-sending unprocessed parts before returning them.
@@ -42,6 +45,7 @@ impl Default for ClientConfig {
             retry_delay_min: Duration::from_millis(10),
             retry_delay_max: Duration::from_secs(1),
             map_refresh_interval: Duration::from_secs(10),
+            node_suspicion_period: Duration::from_secs(3),
             requests_in_flight_per_connection_max: 1024,
             batch_rounds_max: 8,
             jitter_seed: None,
@@ -58,6 +62,7 @@ impl ClientConfig {
             ("operation_timeout", self.operation_timeout),
             ("retry_delay_min", self.retry_delay_min),
             ("map_refresh_interval", self.map_refresh_interval),
+            ("node_suspicion_period", self.node_suspicion_period),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| value.is_zero()) {
             return Err(format!("{name} must be greater than zero"));

@@ -22,7 +22,8 @@
 //! where a request goes, what a failure means), `requests` (one builder per operation),
 //! `scan` (paging a table partition by partition), `batch` (splitting BatchGetItem and
 //! BatchWriteItem by owner), `partition_map` (the cache and its updates from routing errors),
-//! `topology` (nodes and shard ports), `connection` + `pool` (multiplexed TCP), `backoff`,
+//! `topology` (nodes and shard ports), `suspects` (nodes
+//! passed over after a timeout), `connection` + `pool` (multiplexed TCP), `backoff`,
 //! `config`, `cluster_file` (the TOML cluster file), `error`, `item` (serde conversion
 //! between Rust values and items), `value` (attribute-value conversions for builders),
 //! `json` (DynamoDB's typed JSON), `gateway` (the HTTP gateway).
@@ -52,6 +53,7 @@ pub mod probe;
 pub mod requests;
 mod routing;
 mod scan;
+mod suspects;
 mod topology;
 pub mod value;
 

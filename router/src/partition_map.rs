@@ -136,6 +136,27 @@ impl TableRoute {
         Some(route)
     }
 
+    /// This (freshly fetched) route with the leaders `known` had learned kept, for each
+    /// partition whose id, range, replicas and epoch are unchanged: a fetched map names a
+    /// partition's placement (its first replica), not raft's current leader, and forgetting
+    /// what routing errors taught would send requests back to a lost leader.
+    pub fn keeping_leaders_of(mut self, known: &TableRoute) -> TableRoute {
+        for entry in &mut self.partitions {
+            let learned = known.partitions.iter().find(|k| {
+                k.partition == entry.partition
+                    && (k.hash_start, k.hash_end, k.epoch)
+                        == (entry.hash_start, entry.hash_end, entry.epoch)
+                    && k.replicas == entry.replicas
+            });
+            if let Some(leader) = learned.and_then(|k| k.leader)
+                && entry.replicas.contains(&leader)
+            {
+                entry.leader = Some(leader);
+            }
+        }
+        self
+    }
+
     /// The route with `leader` as the leader of the partition covering `hash`, if it is one
     /// of that partition's replicas.
     pub fn with_leader(&self, hash: u64, leader: ReplicaLocation) -> Option<TableRoute> {
@@ -314,6 +335,26 @@ pub(crate) mod tests {
         let updated = route.with_leader(5, follower).unwrap();
         assert_eq!(updated.lookup(5).unwrap().leader, Some(follower));
         assert!(route.with_leader(5, at(4, 4)).is_none(), "not a replica");
+    }
+
+    #[test]
+    fn a_refetched_map_keeps_the_leaders_learned_for_unchanged_partitions() {
+        let known = quarters()
+            .with_leader(0, at(9, 0))
+            .unwrap()
+            .with_leader(u64::MAX, at(9, 3))
+            .unwrap();
+        let mut fetched = quarters();
+        // Partition 3 moved to a new epoch: what was learned about it no longer holds.
+        fetched.partitions[3].epoch = Epoch(2);
+        let kept = fetched.keeping_leaders_of(&known);
+        assert_eq!(kept.partitions[0].leader, Some(at(9, 0)), "learned, kept");
+        assert_eq!(kept.partitions[1].leader, Some(at(1, 1)), "nothing learned");
+        assert_eq!(
+            kept.partitions[3].leader,
+            Some(at(1, 3)),
+            "the map's, newer"
+        );
     }
 
     #[test]

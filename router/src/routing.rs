@@ -136,9 +136,27 @@ impl Client {
                 location.node.0, location.shard.0
             ))
         })?;
-        let deadline = deadline.min(Instant::now() + self.inner.config.attempt_timeout);
-        let connection = self.inner.pool.connection(&endpoint).await?;
-        connection.call(request, deadline).await
+        let now = Instant::now();
+        let full_attempt = now + self.inner.config.attempt_timeout;
+        let result = match self.inner.pool.connection(&endpoint).await {
+            Ok(connection) => connection.call(request, deadline.min(full_attempt)).await,
+            Err(error) => Err(error),
+        };
+        let suspects = &self.inner.suspects;
+        match &result {
+            // A timeout cut short by the call's own deadline says nothing about the node.
+            Err(Error::Timeout { .. }) if deadline < full_attempt => {}
+            Err(Error::Transport { .. } | Error::Timeout { .. }) => {
+                tracing::debug!(
+                    node = location.node.0,
+                    "suspecting a node: {:?}",
+                    result.as_ref().err()
+                );
+                suspects.suspect(location.node, Instant::now());
+            }
+            _ => suspects.clear(location.node),
+        }
+        result
     }
 
     /// Sends a control-plane request to the metadata leader, following `NotLeader` hints
@@ -150,11 +168,12 @@ impl Client {
             .control_target()
             .ok_or_else(|| Error::Config("the cluster has no nodes".into()))?;
         loop {
-            let error = match self.call_at(target, &request, run.deadline).await {
+            let target_now = self.steer_control(target);
+            let error = match self.call_at(target_now, &request, run.deadline).await {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
-            target = next_control_target(&self.topology(), target, &error);
+            target = next_control_target(&self.topology(), target_now, &error);
             run.next(self, error, Q::IDEMPOTENT, false).await?;
         }
     }
@@ -203,12 +222,15 @@ impl Client {
                 Some(hash) => route.lookup(hash),
                 None => route.partitions.first(),
             };
+            let now = Instant::now();
+            let suspects = &self.inner.suspects;
             let target = match (pick, entry) {
                 (Pick::AnyReplica, Some(entry)) if !entry.replicas.is_empty() => {
                     let turn = self.inner.spread.fetch_add(1, Ordering::Relaxed);
-                    Some(entry.replicas[turn % entry.replicas.len()])
+                    let preferred = entry.replicas[turn % entry.replicas.len()];
+                    Some(suspects.steer(preferred, &entry.replicas, now))
                 }
-                (_, entry) => entry.and_then(TableRoute::target),
+                (_, entry) => entry.and_then(|entry| suspects.target(entry, now)),
             };
             let Some(target) = target else {
                 // A gap in the cached map (a split heard of in part): fetch it whole.
@@ -274,6 +296,19 @@ impl Client {
             ErrorKind::ResourceNotFound => self.forget_route(table_name, seen),
             _ => {}
         }
+    }
+
+    /// Shard 0 of the first node from `target` on (in id order, wrapping) that is not
+    /// suspected; `target` itself when every node is.
+    fn steer_control(&self, target: ReplicaLocation) -> ReplicaLocation {
+        let now = Instant::now();
+        let suspects = &self.inner.suspects;
+        if !suspects.is_suspected(target.node, now) {
+            return target;
+        }
+        let mut order = vec![target];
+        order.extend(self.topology().control_candidates(Some(target.node)));
+        suspects.steer(target, &order, now)
     }
 
     /// Asks the nodes (shard 0 of each, in id order, then every other shard) to describe the
