@@ -165,7 +165,8 @@ struct Group<O> {
     lease: Option<(u64, Instant)>,
     /// A read was served under the lease since the last renewal round.
     lease_used: bool,
-    waiting: HashMap<u64, oneshot::Sender<Result<O, ProposeError>>>,
+    /// Proposals appended to the log and not yet applied: proposal id -> (log index, reply).
+    waiting: HashMap<u64, (u64, oneshot::Sender<Result<O, ProposeError>>)>,
     term_applied: bool,
     /// The commit index moved without a Ready and the hard state holding it is not yet in
     /// the WAL: it rides along with the next flush instead of costing a flush of its own.
@@ -876,7 +877,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
             match g.raw.propose(id.to_le_bytes().to_vec(), p.data) {
                 Ok(()) => {
-                    g.waiting.insert(id, p.reply);
+                    let index = g.raw.raft.raft_log.last_index();
+                    g.waiting.insert(id, (index, p.reply));
                 }
                 Err(_) => {
                     let _ = p.reply.send(Err(ProposeError::Dropped(p.group)));
@@ -979,10 +981,15 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             }
             let id = proposal_id(&e.context);
             if let (Some(id), Some(out)) = (id, output)
-                && let Some(tx) = g.waiting.remove(&id)
+                && let Some((_, tx)) = g.waiting.remove(&id)
             {
                 let _ = tx.send(Ok(out));
             }
+        }
+        if let Some(last) = entries.last()
+            && let Some(g) = self.inner.state.borrow_mut().groups.get_mut(&group)
+        {
+            answer_overwritten(group, &mut g.waiting, last.index);
         }
         Ok(())
     }
@@ -1183,7 +1190,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             let _ = p.reply.send(Err(ProposeError::Storage(reason.clone())));
         }
         for g in st.groups.values_mut() {
-            for (_, tx) in g.waiting.drain() {
+            for (_, (_, tx)) in g.waiting.drain() {
                 let _ = tx.send(Err(ProposeError::Storage(reason.clone())));
             }
         }
@@ -1384,6 +1391,20 @@ fn start_read_rounds<O>(st: &mut State<O>) {
     }
 }
 
+/// Answers `Dropped` (safe to retry) to the proposals still waiting at or below `applied`:
+/// another entry was committed and applied at their log index (a newer leader overwrote a
+/// deposed leader's tail), so theirs can never be. Without this their requests would wait
+/// forever, long after the client gave up.
+fn answer_overwritten<O>(
+    group: u64,
+    waiting: &mut HashMap<u64, (u64, oneshot::Sender<Result<O, ProposeError>>)>,
+    applied: u64,
+) {
+    for (_, (_, tx)) in waiting.extract_if(|_, (index, _)| *index <= applied) {
+        let _ = tx.send(Err(ProposeError::Dropped(group)));
+    }
+}
+
 /// Answers confirmed reads whose group has applied up to their read index; fails rounds of
 /// groups that lost leadership (raft drops their pending ReadIndex requests).
 fn answer_reads<O>(st: &mut State<O>) {
@@ -1521,4 +1542,34 @@ fn is_control(t: MessageType) -> bool {
 
 fn proposal_id(context: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(context.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proposals_overwritten_below_the_applied_index_are_answered_dropped() {
+        let mut waiting = HashMap::new();
+        let mut replies = Vec::new();
+        for (id, index) in [(1u64, 10u64), (2, 11), (3, 12)] {
+            let (tx, rx) = oneshot::channel::<Result<(), ProposeError>>();
+            waiting.insert(id, (index, tx));
+            replies.push(rx);
+        }
+        answer_overwritten(7, &mut waiting, 11);
+        assert_eq!(waiting.keys().copied().collect::<Vec<_>>(), vec![3]);
+        let mut rx3 = replies.pop().unwrap();
+        assert!(
+            matches!(rx3.try_recv(), Ok(None)),
+            "above the applied index: still waiting"
+        );
+        for mut rx in replies {
+            let answer = rx.try_recv();
+            assert!(
+                matches!(answer, Ok(Some(Err(ProposeError::Dropped(7))))),
+                "{answer:?}"
+            );
+        }
+    }
 }
