@@ -5,6 +5,8 @@
 //! checks every length against the remaining bytes and the engine's limits, so a damaged
 //! or hostile payload is an error, never a panic.
 
+use std::ops::Range;
+
 use super::btree::{KEY_SIZE_MAX, Op, VALUE_SIZE_MAX};
 
 const BATCH_VERSION: u8 = 1;
@@ -41,31 +43,46 @@ pub fn encode(ops: &[Op], out: &mut Vec<u8>) {
 
 /// Decodes a batch payload.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Op>, String> {
+    let mut ops = Vec::new();
+    for_each_op(bytes, |key, value| {
+        ops.push(Op {
+            key: bytes[key].to_vec(),
+            value: value.map(|v| bytes[v].to_vec()),
+        })
+    })?;
+    Ok(ops)
+}
+
+/// Checks a batch payload and calls `f` with the byte ranges of each op's key and value
+/// (None: a delete), in order, without copying them.
+pub fn for_each_op(
+    bytes: &[u8],
+    mut f: impl FnMut(Range<usize>, Option<Range<usize>>),
+) -> Result<(), String> {
     let mut r = Reader { bytes, at: 0 };
     let version = r.u8()?;
     if version != BATCH_VERSION {
         return Err(format!("batch version {version} is not supported"));
     }
     let count = r.u32()? as usize;
-    // Each op takes at least 5 bytes: bound the allocation by what the payload can hold.
+    // Each op takes at least 5 bytes.
     if count > bytes.len() / 5 {
         return Err(format!("batch claims {count} ops in {} bytes", bytes.len()));
     }
-    let mut ops = Vec::with_capacity(count);
     for _ in 0..count {
         let kind = r.u8()?;
-        let key = r.chunk(KEY_SIZE_MAX, "key")?.to_vec();
+        let key = r.chunk(KEY_SIZE_MAX, "key")?;
         let value = match kind {
-            KIND_PUT => Some(r.chunk(VALUE_SIZE_MAX, "value")?.to_vec()),
+            KIND_PUT => Some(r.chunk(VALUE_SIZE_MAX, "value")?),
             KIND_DELETE => None,
             other => return Err(format!("unknown op kind {other}")),
         };
-        ops.push(Op { key, value });
+        f(key, value);
     }
     if r.at != bytes.len() {
         return Err(format!("{} trailing bytes after batch", bytes.len() - r.at));
     }
-    Ok(ops)
+    Ok(())
 }
 
 struct Reader<'a> {
@@ -93,12 +110,15 @@ impl<'a> Reader<'a> {
         ))
     }
 
-    fn chunk(&mut self, max: usize, what: &str) -> Result<&'a [u8], String> {
+    /// A length-prefixed chunk: its range in the payload.
+    fn chunk(&mut self, max: usize, what: &str) -> Result<Range<usize>, String> {
         let len = self.u32()? as usize;
         if len > max {
             return Err(format!("{what} of {len} bytes exceeds {max}"));
         }
-        self.take(len)
+        let at = self.at;
+        self.take(len)?;
+        Ok(at..at + len)
     }
 }
 

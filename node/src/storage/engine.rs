@@ -30,6 +30,7 @@ use super::batch;
 use super::btree::{CheckpointInfo, Op, Tree, TreeConfig, TreeStats, validate_ops};
 use super::error::StorageError;
 use super::io::{Disk, Latch};
+use super::replay::ReplayLog;
 use super::wal::{Record, RecordKind, Wal, WalConfig, WalStats};
 
 /// Name of the log directory inside a shard directory.
@@ -108,61 +109,6 @@ impl EngineConfig {
         }
         Ok(())
     }
-}
-
-/// Ops replayed per sorted chunk during recovery.
-const REPLAY_CHUNK_OPS_MAX: usize = 1 << 20;
-
-/// Replays logged batches into the tree. Nobody reads during recovery and only the final
-/// state matters, so the ops of many batches are sorted by key (log order kept among equal
-/// keys, the last one wins) and applied in key order: neighbouring keys share leaves, which
-/// turns random inserts into sequential ones.
-async fn replay_log<D: Disk>(
-    tree: &Tree<D>,
-    replay: Vec<(u64, u64, Vec<Op>)>,
-) -> Result<(), StorageError> {
-    let mut chunk: Vec<(u64, Op)> = Vec::new();
-    let mut last: HashMap<u64, u64> = HashMap::new();
-    let mut seq = 0u64;
-    for (stream, index, ops) in replay {
-        for op in ops {
-            chunk.push((seq, op));
-            seq += 1;
-        }
-        last.insert(stream, index);
-        if chunk.len() >= REPLAY_CHUNK_OPS_MAX {
-            apply_replay_chunk(tree, &mut chunk, &mut last).await?;
-        }
-    }
-    apply_replay_chunk(tree, &mut chunk, &mut last).await
-}
-
-async fn apply_replay_chunk<D: Disk>(
-    tree: &Tree<D>,
-    chunk: &mut Vec<(u64, Op)>,
-    last: &mut HashMap<u64, u64>,
-) -> Result<(), StorageError> {
-    chunk.sort_unstable_by(|a, b| a.1.key.cmp(&b.1.key).then(a.0.cmp(&b.0)));
-    let mut ops: Vec<Op> = Vec::with_capacity(chunk.len());
-    for (_, op) in chunk.drain(..) {
-        match ops.last_mut() {
-            Some(prev) if prev.key == op.key => *prev = op,
-            _ => ops.push(op),
-        }
-    }
-    let mut rest = ops.into_iter();
-    loop {
-        let part: Vec<Op> = rest.by_ref().take(4096).collect();
-        if part.is_empty() {
-            break;
-        }
-        tree.apply(part, None).await?;
-        crate::rt::yield_if_needed().await;
-    }
-    for (stream, index) in last.drain() {
-        tree.set_applied(stream, index);
-    }
-    Ok(())
 }
 
 /// Refuses to open when the log was truncated past what the checkpoint holds: that
@@ -274,10 +220,11 @@ impl<D: Disk> Engine<D> {
             .map_err(|e| StorageError::io("create directory", dir, e))?;
         let tree = Tree::open(disk.clone(), dir, config.tree.clone(), latch.clone()).await?;
         let applied: HashMap<u64, u64> = tree.applied_all().into_iter().collect();
-        let mut replay: Vec<(u64, u64, Vec<Op>)> = Vec::new();
+        let mut replay = ReplayLog::default();
         let replay_enabled = config.replay_log;
         let mut last_seen: HashMap<u64, u64> = HashMap::new();
         let wal_dir = dir.join(WAL_DIR_NAME);
+        let read_started = Instant::now();
         let wal = Wal::open(
             disk,
             &wal_dir,
@@ -298,32 +245,42 @@ impl<D: Disk> Engine<D> {
                 }
                 *seen = rec.index;
                 if rec.index > applied.get(&rec.stream).copied().unwrap_or(0) {
-                    let ops = batch::decode(rec.payload).map_err(|reason| {
-                        StorageError::corrupt(
-                            &wal_dir.join(super::wal::segment::segment_name(loc.segment)),
-                            loc.offset,
-                            format!(
-                                "stream {} index {}: bad batch: {reason}",
-                                rec.stream, rec.index
-                            ),
-                        )
-                    })?;
-                    replay.push((rec.stream, rec.index, ops));
+                    replay
+                        .push(rec.stream, rec.index, rec.payload)
+                        .map_err(|reason| {
+                            StorageError::corrupt(
+                                &wal_dir.join(super::wal::segment::segment_name(loc.segment)),
+                                loc.offset,
+                                format!(
+                                    "stream {} index {}: bad batch: {reason}",
+                                    rec.stream, rec.index
+                                ),
+                            )
+                        })?;
                 }
                 Ok(())
             },
         )
         .await?;
         check_log_covers_checkpoint(&wal, &applied, dir)?;
-        let replayed = replay.len() as u64;
-        replay_log(&tree, replay).await?;
+        let replayed = replay.records();
+        let read_took = read_started.elapsed();
+        let apply_started = Instant::now();
+        replay.apply(&tree).await?;
+        let apply_took = apply_started.elapsed();
         let mut next_index = applied;
         for (stream, last) in last_seen {
             let slot = next_index.entry(stream).or_insert(0);
             *slot = (*slot).max(last);
         }
         if replayed > 0 {
-            tracing::info!(dir = %dir.display(), replayed, "replayed log after checkpoint");
+            tracing::info!(
+                dir = %dir.display(),
+                replayed,
+                read_ms = read_took.as_millis() as u64,
+                apply_ms = apply_took.as_millis() as u64,
+                "replayed log after checkpoint"
+            );
         }
         Ok(Self {
             inner: Rc::new(Inner {

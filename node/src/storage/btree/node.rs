@@ -115,11 +115,14 @@ struct Heads {
 }
 
 fn head_of(key: &[u8], prefix: usize) -> u64 {
+    let rest = key.get(prefix..).unwrap_or(&[]);
+    if let Some(first) = rest.first_chunk::<8>() {
+        // The common case, without a variable-length copy (a call to memcpy).
+        return u64::from_be_bytes(*first);
+    }
     let mut b = [0u8; 8];
-    if key.len() > prefix {
-        let rest = &key[prefix..];
-        let n = rest.len().min(8);
-        b[..n].copy_from_slice(&rest[..n]);
+    for (d, s) in b.iter_mut().zip(rest) {
+        *d = *s;
     }
     u64::from_be_bytes(b)
 }
@@ -251,17 +254,19 @@ impl Leaf {
 
     /// Inserts or replaces `key`; returns the old value if any.
     pub fn put(&mut self, key: &[u8], value: Value) -> Option<Value> {
-        match self.search(key) {
+        self.put_owned(key.into(), value)
+    }
+
+    /// [`Leaf::put`] taking the key by value (no copy when it is inserted).
+    pub fn put_owned(&mut self, key: Box<[u8]>, value: Value) -> Option<Value> {
+        match self.search(&key) {
             Ok(i) => {
                 let e = &mut self.entries[i];
                 self.size = self.size - e.value.encoded_len() + value.encoded_len();
                 Some(std::mem::replace(&mut e.value, value))
             }
             Err(i) => {
-                let e = LeafEntry {
-                    key: key.into(),
-                    value,
-                };
+                let e = LeafEntry { key, value };
                 self.size += e.encoded_len();
                 self.entries.insert(i, e);
                 let entries = &self.entries;

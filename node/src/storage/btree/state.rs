@@ -134,6 +134,54 @@ pub struct Op {
     pub value: Option<Vec<u8>>,
 }
 
+/// Pages' worth of entries a leaf may gather during one run of
+/// [`TreeState::apply_batch`] before it is split.
+const RUN_LEAF_PAGES_MAX: usize = 4;
+
+/// The key range `[lo, hi)` of the leaf a descent reached (an absent bound is open).
+#[derive(Default)]
+struct LeafRange {
+    lo: Vec<u8>,
+    hi: Vec<u8>,
+    has_lo: bool,
+    has_hi: bool,
+    /// Whether the range describes a leaf of the tree as it is now.
+    valid: bool,
+}
+
+impl LeafRange {
+    fn reset(&mut self) {
+        self.has_lo = false;
+        self.has_hi = false;
+        self.valid = false;
+    }
+
+    /// Narrows the range to child `idx` of branch `b` (which children cover
+    /// `[keys[idx - 1], keys[idx])`).
+    fn narrow(&mut self, b: &Branch, idx: usize) {
+        if idx > 0 {
+            let k = &b.keys[idx - 1][..];
+            if !self.has_lo || k > &self.lo[..] {
+                self.lo.clear();
+                self.lo.extend_from_slice(k);
+                self.has_lo = true;
+            }
+        }
+        if idx < b.keys.len() {
+            let k = &b.keys[idx][..];
+            if !self.has_hi || k < &self.hi[..] {
+                self.hi.clear();
+                self.hi.extend_from_slice(k);
+                self.has_hi = true;
+            }
+        }
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        self.valid && (!self.has_lo || key >= &self.lo[..]) && (!self.has_hi || key < &self.hi[..])
+    }
+}
+
 impl TreeState {
     /// Bytes of node body that fit in one page.
     pub fn capacity(&self) -> usize {
@@ -234,22 +282,46 @@ impl TreeState {
     }
 
     /// The first extent a batch needs that is neither cached nor `loaded`, if any.
+    /// Consecutive ops that fall in the leaf already reached need no second descent.
     pub fn missing_for(&mut self, ops: &[Op], loaded: &Loaded) -> Option<ExtentRef> {
+        let mut range = LeafRange::default();
         for op in ops {
-            if let Find::Need(r) = self.find(&op.key, loaded) {
-                return Some(r);
+            if range.contains(&op.key) {
+                continue;
             }
+            range.reset();
+            let mut r = self.root?;
+            loop {
+                let Some(node) = self.node(r, loaded) else {
+                    return Some(r);
+                };
+                match &*node {
+                    Node::Branch(b) => {
+                        let idx = b.child_for(&op.key);
+                        range.narrow(b, idx);
+                        r = b.children[idx];
+                    }
+                    Node::Leaf(_) => break,
+                }
+            }
+            range.valid = true;
         }
         None
     }
 
     /// Applies a batch whose paths are all resolvable (see [`TreeState::missing_for`]).
     /// Takes the ops by value: keys and values move into the tree without a copy.
+    ///
+    /// Ops are applied in order. A run of consecutive ops that fall in the same leaf is
+    /// applied with one descent and one split/resize pass (a sorted batch, as recovery
+    /// replays, touches each leaf once).
     pub fn apply_batch(&mut self, ops: Vec<Op>, loaded: &Loaded) {
         let n = ops.len() as u64;
         let mut emptied = Vec::new();
-        for op in ops {
-            if let Some(key) = self.apply_op(op, loaded) {
+        let mut range = LeafRange::default();
+        let mut ops = ops.into_iter().peekable();
+        while let Some(op) = ops.next() {
+            if let Some(key) = self.apply_run(op, &mut ops, &mut range, loaded) {
                 emptied.push(key);
             }
         }
@@ -260,15 +332,24 @@ impl TreeState {
         self.counters.ops_applied += n;
     }
 
-    /// Applies one op; returns the key if it left its leaf empty.
-    fn apply_op(&mut self, op: Op, loaded: &Loaded) -> Option<Vec<u8>> {
+    /// Applies `first` and every following op of `rest` that falls in the same leaf (until
+    /// the leaf holds [`RUN_LEAF_PAGES_MAX`] pages' worth); returns a key of the leaf if the
+    /// run left it empty.
+    fn apply_run(
+        &mut self,
+        first: Op,
+        rest: &mut std::iter::Peekable<std::vec::IntoIter<Op>>,
+        range: &mut LeafRange,
+        loaded: &Loaded,
+    ) -> Option<Vec<u8>> {
         let root = match self.root {
             Some(r) => r,
-            None if op.value.is_none() => return None,
+            None if first.value.is_none() => return None,
             None => self.new_node(Node::Leaf(Leaf::default())),
         };
         let root = self.make_dirty(root, loaded);
         self.root = Some(root);
+        range.reset();
         let mut path: Vec<(ExtentRef, usize)> = Vec::new();
         let mut cur = root;
         loop {
@@ -279,7 +360,8 @@ impl TreeState {
                 .node
                 .clone();
             let Node::Branch(b) = &*node else { break };
-            let idx = b.child_for(&op.key);
+            let idx = b.child_for(&first.key);
+            range.narrow(b, idx);
             let child = b.children[idx];
             drop(node);
             let new_child = self.make_dirty(child, loaded);
@@ -289,19 +371,38 @@ impl TreeState {
             path.push((cur, idx));
             cur = new_child;
         }
-        let new_value = op.value.map(|v| self.store_value(v));
-        let leaf = self.leaf_mut(cur.page);
-        let old = match new_value {
-            Some(v) => leaf.put(&op.key, v),
-            None => leaf.remove(&op.key),
-        };
-        let empty = leaf.entries.is_empty();
-        self.cache.refresh(cur.page);
-        if let Some(Value::Overflow { extent, .. }) = old {
-            self.free_overflow(extent);
+        range.valid = true;
+        let run_max = RUN_LEAF_PAGES_MAX * self.capacity();
+        let mut last_delete = None;
+        let mut op = first;
+        loop {
+            let old = match op.value {
+                Some(v) => {
+                    let v = self.store_value(v);
+                    self.leaf_mut(cur.page)
+                        .put_owned(op.key.into_boxed_slice(), v)
+                }
+                None => {
+                    let old = self.leaf_mut(cur.page).remove(&op.key);
+                    last_delete = Some(op.key);
+                    old
+                }
+            };
+            if let Some(Value::Overflow { extent, .. }) = old {
+                self.free_overflow(extent);
+            }
+            let size = self.leaf_mut(cur.page).size;
+            match rest.next_if(|next| size < run_max && range.contains(&next.key)) {
+                Some(next) => op = next,
+                None => break,
+            }
         }
+        let empty = self.leaf_mut(cur.page).entries.is_empty();
+        self.cache.refresh(cur.page);
         self.fix_up(path, cur);
-        empty.then_some(op.key)
+        // The leaf's range is stale once it split or moved; the next op descends again.
+        range.valid = false;
+        if empty { last_delete } else { None }
     }
 
     fn store_value(&mut self, v: Vec<u8>) -> Value {

@@ -27,7 +27,7 @@ use super::format::{
 };
 use super::index::RecordLoc;
 use super::segment::{
-    is_spare_name, is_temp_segment_name, parse_segment_name, read_range, segment_path,
+    is_spare_name, is_temp_segment_name, parse_segment_name, read_range_into, segment_path,
 };
 use crate::storage::error::StorageError;
 use crate::storage::io::{BLOCK_SIZE, Disk, File, Latch};
@@ -399,10 +399,12 @@ pub async fn recover<D: Disk>(
         .filter(|n| is_spare_name(n))
         .map(|n| dir.join(n))
         .collect();
+    // One buffer for every segment: its pages are faulted in once, not per segment.
+    let mut data = Vec::new();
     for &seq in &seqs {
         let path = segment_path(dir, seq);
         let file = File::open(disk, &path, false, latch).await?;
-        let data = read_for_recovery(&file, seq, &scanner).await?;
+        read_for_recovery(&file, seq, &scanner, &mut data).await?;
         match scanner.segment(seq, &path, &data, visit)? {
             SegmentRole::Chain => chain.push((seq, file)),
             SegmentRole::Spare => spares.push(path),
@@ -426,68 +428,92 @@ pub async fn recover<D: Disk>(
 /// Bytes read at a time while following the chain through a segment.
 const RECOVERY_READ_CHUNK: u64 = 8 << 20;
 
-/// Reads what recovery needs of segment `seq`: its chain of flushes plus one maximal flush
-/// span beyond where the chain stops (a later flush, the only evidence that a broken one
-/// was acknowledged, must start within that span: flushes are contiguous and only one is in
-/// flight). A segment after the end of the log needs only its first flush header. So
-/// recovery reads about the log's size, not every preallocated or spare byte.
+/// Reads what recovery needs of segment `seq` into `data` (replacing what it held): its
+/// chain of flushes plus one maximal flush span beyond where the chain stops (a later
+/// flush, the only evidence that a broken one was acknowledged, must start within that
+/// span: flushes are contiguous and only one is in flight). A segment after the end of the
+/// log needs only its first flush header. So recovery reads about the log's size, not
+/// every preallocated or spare byte.
 async fn read_for_recovery<D: Disk>(
     file: &File<D>,
     seq: u64,
     scanner: &ChainScanner,
-) -> Result<Vec<u8>, StorageError> {
+    data: &mut Vec<u8>,
+) -> Result<(), StorageError> {
+    data.clear();
     let size = file.size().await?;
-    let mut data = read_range(file, 0, size.min(2 * BLOCK_SIZE as u64)).await?;
-    let header = match decode_segment_header(&data) {
+    read_range_into(file, 0, size.min(2 * BLOCK_SIZE as u64), data).await?;
+    let header = match decode_segment_header(data) {
         Ok(h) if h.seq == seq => h,
         // A damaged header: read everything, the scanner decides what it means.
-        _ => return read_range(file, 0, size).await,
+        _ => {
+            let at = data.len() as u64;
+            read_range_into(file, at, size.saturating_sub(at), data).await?;
+            return Ok(());
+        }
     };
     let seed = segment_seed(seq);
     let first = decode_flush_header(data.get(BLOCK_SIZE..).unwrap_or(&[]), seed);
     let continues = first.is_some_and(|h| scanner.expected().is_none_or(|e| h.batch_seq == e));
     if scanner.has_break() && !continues {
-        return Ok(data);
+        return Ok(());
     }
     let span_max = header.flush_span_max as u64;
+    // Where to resume looking for the chain's end: flushes before it are already known.
+    let mut walked = ChainWalk::new(scanner.expected());
     loop {
-        let want = match chain_stop(&data, seed, scanner.expected(), size) {
+        let want = match walked.stop(data, seed, size) {
             Some(stop) => (stop as u64 + span_max + BLOCK_SIZE as u64).min(size),
             None => (data.len() as u64 + RECOVERY_READ_CHUNK).min(size),
         };
         if data.len() as u64 >= want {
-            return Ok(data);
+            return Ok(());
         }
         let at = data.len() as u64;
-        let more = read_range(file, at, (want - at).min(RECOVERY_READ_CHUNK)).await?;
-        if more.is_empty() {
-            return Ok(data);
+        let whole = read_range_into(file, at, (want - at).min(RECOVERY_READ_CHUNK), data).await?;
+        if !whole && data.len() as u64 == at {
+            return Ok(());
         }
-        data.extend_from_slice(&more);
     }
 }
 
-/// Where the chain of flushes stops in `data`, judging by headers alone (records are
-/// verified later): `Some(pos)` once known, `None` if `data` ends inside the chain.
-fn chain_stop(data: &[u8], seed: u32, mut expected: Option<u64>, size: u64) -> Option<usize> {
-    let mut pos = BLOCK_SIZE;
-    loop {
-        if pos + FLUSH_HEADER_LEN > data.len() {
-            return (data.len() as u64 >= size).then_some(pos);
+/// Follows the chain of flushes through a segment's bytes as they arrive, by headers alone
+/// (records are verified later), remembering how far it got.
+struct ChainWalk {
+    pos: usize,
+    expected: Option<u64>,
+}
+
+impl ChainWalk {
+    fn new(expected: Option<u64>) -> Self {
+        Self {
+            pos: BLOCK_SIZE,
+            expected,
         }
-        match decode_flush_header(&data[pos..], seed) {
-            Some(h) if expected.is_none_or(|e| h.batch_seq == e) => {
-                let next = pos + h.span();
-                if next as u64 > size {
-                    return Some(pos);
-                }
-                if next > data.len() {
-                    return None;
-                }
-                expected = Some(h.batch_seq + 1);
-                pos = next;
+    }
+
+    /// Where the chain stops in `data` (the first `data.len()` bytes of a segment of `size`
+    /// bytes): `Some(pos)` once known, `None` if `data` ends inside the chain.
+    fn stop(&mut self, data: &[u8], seed: u32, size: u64) -> Option<usize> {
+        loop {
+            let pos = self.pos;
+            if pos + FLUSH_HEADER_LEN > data.len() {
+                return (data.len() as u64 >= size).then_some(pos);
             }
-            _ => return Some(pos),
+            match decode_flush_header(&data[pos..], seed) {
+                Some(h) if self.expected.is_none_or(|e| h.batch_seq == e) => {
+                    let next = pos + h.span();
+                    if next as u64 > size {
+                        return Some(pos);
+                    }
+                    if next > data.len() {
+                        return None;
+                    }
+                    self.expected = Some(h.batch_seq + 1);
+                    self.pos = next;
+                }
+                _ => return Some(pos),
+            }
         }
     }
 }

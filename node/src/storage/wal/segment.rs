@@ -82,6 +82,18 @@ pub async fn read_range<D: Disk>(
     len: u64,
 ) -> Result<Vec<u8>, StorageError> {
     let mut out = Vec::with_capacity(len as usize);
+    read_range_into(file, pos, len, &mut out).await?;
+    Ok(out)
+}
+
+/// [`read_range`] appending to `out` (which may be reused from an earlier read); returns
+/// whether the whole range was there (false: the file ended first).
+pub async fn read_range_into<D: Disk>(
+    file: &File<D>,
+    pos: u64,
+    len: u64,
+    out: &mut Vec<u8>,
+) -> Result<bool, StorageError> {
     let mut at = pos;
     let end = pos + len;
     while at < end {
@@ -96,11 +108,11 @@ pub async fn read_range<D: Disk>(
         for (buf, want) in try_join_all(reads).await?.into_iter().zip(sizes) {
             out.extend_from_slice(&buf);
             if buf.len() < want {
-                return Ok(out);
+                return Ok(false);
             }
         }
     }
-    Ok(out)
+    Ok(true)
 }
 
 /// Writes the header block of a segment.
