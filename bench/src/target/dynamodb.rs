@@ -10,12 +10,15 @@
 //! broken connection is replaced on the next operation (HTTP itself: `http`).
 //! Does not do TLS or retries.
 
+use std::fmt::Write as _;
+
 use super::http::Http;
 use super::{Found, Layout, OpError};
 use crate::workload::OpKind;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use shoal_router::gateway::sigv4::hex;
 
 /// Longest wait for a created table to become ACTIVE, in polls of `TABLE_POLL`.
 const TABLE_POLLS_MAX: u32 = 300;
@@ -70,14 +73,31 @@ pub struct Endpoint {
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+fn hmac(key: &[u8], data: &str) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// SigV4's signing key of one day (`date` is `YYYYMMDD`): four HMACs an SDK computes once
+/// per day, not per request.
+#[derive(Clone)]
+pub struct SigningKey {
+    date: String,
+    key: [u8; 32],
+}
+
+impl SigningKey {
+    /// The key of `credentials` for `date`.
+    pub fn derive(credentials: &Credentials, date: &str) -> SigningKey {
+        let k_date = hmac(format!("AWS4{}", credentials.secret_key).as_bytes(), date);
+        let k_region = hmac(&k_date, &credentials.region);
+        let k_service = hmac(&k_region, "dynamodb");
+        SigningKey {
+            date: date.to_owned(),
+            key: hmac(&k_service, "aws4_request"),
+        }
+    }
 }
 
 /// `YYYYMMDD'T'HHMMSS'Z'` of a Unix time (proleptic Gregorian, UTC).
@@ -101,12 +121,14 @@ pub fn amz_date(unix_s: u64) -> String {
 /// The headers of one signed POST of `body` with `X-Amz-Target: target`.
 pub fn signed_headers(
     credentials: &Credentials,
+    key: &SigningKey,
     host: &str,
     target: &str,
     body: &[u8],
     amz_date: &str,
 ) -> Vec<(String, String)> {
     let date = &amz_date[..8];
+    debug_assert_eq!(key.date, date, "signing key of another day");
     let content_type = "application/x-amz-json-1.0";
     let mut headers: Vec<(String, String)> = vec![
         ("content-type".into(), content_type.into()),
@@ -128,11 +150,7 @@ pub fn signed_headers(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         hex(&Sha256::digest(canonical.as_bytes()))
     );
-    let k_date = hmac(format!("AWS4{}", credentials.secret_key).as_bytes(), date);
-    let k_region = hmac(&k_date, &credentials.region);
-    let k_service = hmac(&k_region, "dynamodb");
-    let k_signing = hmac(&k_service, "aws4_request");
-    let signature = hex(&hmac(&k_signing, &to_sign));
+    let signature = hex(&hmac(&key.key, &to_sign));
     headers.push((
         "authorization".into(),
         format!(
@@ -148,6 +166,8 @@ pub struct DynamoSession {
     endpoint: Endpoint,
     conn: Option<Http>,
     layout: Layout,
+    /// The signing key of the last request's day.
+    key: Option<SigningKey>,
 }
 
 impl DynamoSession {
@@ -160,6 +180,7 @@ impl DynamoSession {
             endpoint: endpoint.clone(),
             conn: Some(conn),
             layout,
+            key: None,
         })
     }
 
@@ -170,18 +191,27 @@ impl DynamoSession {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let amz_date = amz_date(now);
+        let credentials = &self.endpoint.credentials;
+        let key = match self.key.take() {
+            Some(key) if key.date == amz_date[..8] => key,
+            _ => SigningKey::derive(credentials, &amz_date[..8]),
+        };
         let headers = signed_headers(
-            &self.endpoint.credentials,
+            credentials,
+            &key,
             &self.endpoint.addr,
             &target,
             &body,
-            &amz_date(now),
+            &amz_date,
         );
-        let mut head = String::from("POST / HTTP/1.1\r\n");
+        self.key = Some(key);
+        let mut head = String::with_capacity(512);
+        head.push_str("POST / HTTP/1.1\r\n");
         for (name, value) in &headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            let _ = write!(head, "{name}: {value}\r\n");
         }
-        head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        let _ = write!(head, "content-length: {}\r\n\r\n", body.len());
         if self.conn.is_none() {
             let conn = Http::connect(&self.endpoint.addr).await;
             self.conn = Some(conn.map_err(|e| OpError(format!("reconnect: {e}")))?);
@@ -356,8 +386,10 @@ mod tests {
             session_token: None,
             region: "us-east-1".into(),
         };
+        let key = SigningKey::derive(&credentials, "20150830");
         let headers = signed_headers(
             &credentials,
+            &key,
             "dynamodb.us-east-1.amazonaws.com",
             "DynamoDB_20120810.ListTables",
             b"{}",
@@ -373,5 +405,47 @@ mod tests {
              SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="
         ));
         assert_eq!(auth.rsplit('=').next().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn the_gateway_accepts_the_signature_with_a_cached_key_and_refuses_another_secret() {
+        use shoal_router::gateway::sigv4::{self, SignedRequest};
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let credentials = Credentials {
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: secret.into(),
+            session_token: None,
+            region: "eu-west-1".into(),
+        };
+        let now = 1_440_938_160;
+        let date = amz_date(now);
+        let key = SigningKey::derive(&credentials, &date[..8]);
+        // The same key signs two requests of that day.
+        for body in [&br#"{"TableName":"t"}"#[..], br#"{"TableName":"u","Limit":3}"#] {
+            let headers = signed_headers(
+                &credentials,
+                &key,
+                "127.0.0.1:8000",
+                "DynamoDB_20120810.Query",
+                body,
+                &date,
+            );
+            let pairs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let request = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &pairs,
+                body,
+            };
+            let at = now as i64;
+            sigv4::verify(&sigv4::Credentials::single("AKIDEXAMPLE", secret), &request, at)
+                .expect("the gateway accepts the signature");
+            let other = sigv4::Credentials::single("AKIDEXAMPLE", "another secret");
+            assert!(sigv4::verify(&other, &request, at).is_err());
+        }
     }
 }

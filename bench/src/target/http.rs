@@ -59,10 +59,12 @@ impl Http {
     /// Sends `head` (request line and headers, ending with the blank line) and `body`;
     /// returns the status and the response body.
     pub async fn post(&mut self, head: &str, body: &[u8]) -> io::Result<(u16, Vec<u8>)> {
-        let mut request = Vec::with_capacity(head.len() + body.len());
-        request.extend_from_slice(head.as_bytes());
-        request.extend_from_slice(body);
-        self.stream.write_all(&request).await?;
+        // One write (one segment) per request; the response buffer doubles as the send
+        // buffer, its capacity kept across requests.
+        self.buf.clear();
+        self.buf.extend_from_slice(head.as_bytes());
+        self.buf.extend_from_slice(body);
+        self.stream.write_all(&self.buf).await?;
         self.buf.clear();
         // Bounded: each pass reads at least one byte, up to HTTP_HEAD_BYTES_MAX.
         let (status, length, head_len) = loop {
@@ -135,10 +137,10 @@ impl Http {
         if self.buf.len() > HTTP_RESPONSE_BYTES_MAX + HTTP_HEAD_BYTES_MAX {
             return Err(io::Error::other("HTTP response too large"));
         }
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK_BYTES, 0);
-        let n = self.stream.read(&mut self.buf[len..]).await?;
-        self.buf.truncate(len + n);
+        // Reads into spare capacity: zero-filling 64 KiB per response was 7% of the load
+        // generator's CPU.
+        self.buf.reserve(READ_CHUNK_BYTES);
+        let n = self.stream.read_buf(&mut self.buf).await?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -152,16 +154,25 @@ impl Http {
 /// Whether the server keeps the connection open after this response: HTTP/1.1 unless it
 /// says `Connection: close`, HTTP/1.0 only if it says `Connection: keep-alive`.
 pub fn keeps_alive(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    let mut lines = text.split("\r\n");
-    let http11 = lines.next().is_some_and(|l| l.starts_with("http/1.1"));
-    let connection = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim() == "connection")
-        .map(|(_, value)| value.trim().to_string());
-    match connection.as_deref() {
-        Some(v) if v.contains("close") => false,
-        Some(v) if v.contains("keep-alive") => true,
+    let contains = |value: &[u8], word: &[u8]| {
+        value
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    let mut lines = head.split(|&b| b == b'\n');
+    let http11 = lines
+        .next()
+        .is_some_and(|l| l.len() >= 8 && l[..8].eq_ignore_ascii_case(b"http/1.1"));
+    let connection = lines.find_map(|line| {
+        let colon = line.iter().position(|&b| b == b':')?;
+        line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"connection")
+            .then(|| &line[colon + 1..])
+    });
+    match connection {
+        Some(v) if contains(v, b"close") => false,
+        Some(v) if contains(v, b"keep-alive") => true,
         _ => http11,
     }
 }

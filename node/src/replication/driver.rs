@@ -150,10 +150,13 @@ const READ_ROUND_EXPIRY: Duration = Duration::from_secs(10);
 /// Called with the id of a group a peer sent messages for that is not open here.
 type UnknownGroupHook = Box<dyn Fn(u64)>;
 
+/// Where a proposal's outcome goes.
+type Reply<O> = oneshot::Sender<Result<O, ProposeError>>;
+
 struct Proposal<O> {
     group: u64,
     data: Vec<u8>,
-    reply: oneshot::Sender<Result<O, ProposeError>>,
+    reply: Reply<O>,
 }
 
 struct Group<O> {
@@ -166,7 +169,7 @@ struct Group<O> {
     /// A read was served under the lease since the last renewal round.
     lease_used: bool,
     /// Proposals appended to the log and not yet applied: proposal id -> (log index, reply).
-    waiting: HashMap<u64, (u64, oneshot::Sender<Result<O, ProposeError>>)>,
+    waiting: HashMap<u64, (u64, Reply<O>)>,
     term_applied: bool,
     /// The commit index moved without a Ready and the hard state holding it is not yet in
     /// the WAL: it rides along with the next flush instead of costing a flush of its own.
@@ -1397,7 +1400,7 @@ fn start_read_rounds<O>(st: &mut State<O>) {
 /// forever, long after the client gave up.
 fn answer_overwritten<O>(
     group: u64,
-    waiting: &mut HashMap<u64, (u64, oneshot::Sender<Result<O, ProposeError>>)>,
+    waiting: &mut HashMap<u64, (u64, Reply<O>)>,
     applied: u64,
 ) {
     for (_, (_, tx)) in waiting.extract_if(|_, (index, _)| *index <= applied) {
