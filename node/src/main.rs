@@ -14,6 +14,12 @@ use shoal_node::replication::transport::tls::check_cluster_name;
 use shoal_node::server::start::run_node;
 use shoal_node::storage::fsck::{Severity, fsck_data_dir};
 
+/// mimalloc: thread-local heaps suit one executor per core; with glibc's malloc, requests'
+/// and answers' buffers cost a node 13% of its CPU serving gets (perf, GetItem at 16 in
+/// flight).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Shoal storage node.
 #[derive(Parser)]
 #[command(name = "shoal-node", version, about)]
