@@ -18,7 +18,7 @@ use crate::workload::OpKind;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shoal_router::gateway::sigv4::hex;
+use shoal_router::gateway::sigv4::{self, hex};
 
 /// Longest wait for a created table to become ACTIVE, in polls of `TABLE_POLL`.
 const TABLE_POLLS_MAX: u32 = 300;
@@ -90,12 +90,10 @@ pub struct SigningKey {
 impl SigningKey {
     /// The key of `credentials` for `date`.
     pub fn derive(credentials: &Credentials, date: &str) -> SigningKey {
-        let k_date = hmac(format!("AWS4{}", credentials.secret_key).as_bytes(), date);
-        let k_region = hmac(&k_date, &credentials.region);
-        let k_service = hmac(&k_region, "dynamodb");
+        let (secret, region) = (&credentials.secret_key, &credentials.region);
         SigningKey {
             date: date.to_owned(),
-            key: hmac(&k_service, "aws4_request"),
+            key: sigv4::signing_key(secret, date, region, "dynamodb"),
         }
     }
 }
@@ -409,7 +407,7 @@ mod tests {
 
     #[test]
     fn the_gateway_accepts_the_signature_with_a_cached_key_and_refuses_another_secret() {
-        use shoal_router::gateway::sigv4::{self, SignedRequest};
+        use shoal_router::gateway::sigv4::SignedRequest;
         let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
         let credentials = Credentials {
             access_key: "AKIDEXAMPLE".into(),
@@ -421,7 +419,10 @@ mod tests {
         let date = amz_date(now);
         let key = SigningKey::derive(&credentials, &date[..8]);
         // The same key signs two requests of that day.
-        for body in [&br#"{"TableName":"t"}"#[..], br#"{"TableName":"u","Limit":3}"#] {
+        for body in [
+            &br#"{"TableName":"t"}"#[..],
+            br#"{"TableName":"u","Limit":3}"#,
+        ] {
             let headers = signed_headers(
                 &credentials,
                 &key,
@@ -442,8 +443,12 @@ mod tests {
                 body,
             };
             let at = now as i64;
-            sigv4::verify(&sigv4::Credentials::single("AKIDEXAMPLE", secret), &request, at)
-                .expect("the gateway accepts the signature");
+            sigv4::verify(
+                &sigv4::Credentials::single("AKIDEXAMPLE", secret),
+                &request,
+                at,
+            )
+            .expect("the gateway accepts the signature");
             let other = sigv4::Credentials::single("AKIDEXAMPLE", "another secret");
             assert!(sigv4::verify(&other, &request, at).is_err());
         }

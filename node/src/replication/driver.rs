@@ -1398,11 +1398,7 @@ fn start_read_rounds<O>(st: &mut State<O>) {
 /// another entry was committed and applied at their log index (a newer leader overwrote a
 /// deposed leader's tail), so theirs can never be. Without this their requests would wait
 /// forever, long after the client gave up.
-fn answer_overwritten<O>(
-    group: u64,
-    waiting: &mut HashMap<u64, (u64, Reply<O>)>,
-    applied: u64,
-) {
+fn answer_overwritten<O>(group: u64, waiting: &mut HashMap<u64, (u64, Reply<O>)>, applied: u64) {
     for (_, (_, tx)) in waiting.extract_if(|_, (index, _)| *index <= applied) {
         let _ = tx.send(Err(ProposeError::Dropped(group)));
     }

@@ -354,10 +354,10 @@ fn push_collapsed(text: &mut String, value: &str) {
     }
 }
 
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+fn hmac(key: &[u8], data: &str) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 impl Credentials {
@@ -373,9 +373,7 @@ impl Credentials {
         if let Some(key) = keys.get(&id) {
             return *key;
         }
-        let key: [u8; 32] = signing_key(secret, auth.scope_date, auth.region, auth.service)
-            .try_into()
-            .expect("HMAC-SHA256 is 32 bytes");
+        let key = signing_key(secret, auth.scope_date, auth.region, auth.service);
         if keys.len() >= SIGNING_KEYS_CACHED_MAX {
             keys.clear();
         }
@@ -384,19 +382,25 @@ impl Credentials {
     }
 }
 
+/// Lowercase hex digits of one byte.
+fn hex_pair(b: u8) -> [u8; 2] {
+    // Per request this runs on every hash; a table lookup keeps it off the profile.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]
+}
+
 /// Lowercase hex of a SHA-256, on the stack.
 fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = [0u8; 64];
-    for (i, b) in bytes.iter().enumerate() {
-        text[2 * i] = DIGITS[usize::from(b >> 4)];
-        text[2 * i + 1] = DIGITS[usize::from(b & 15)];
+    for (pair, b) in text.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&hex_pair(*b));
     }
     text
 }
 
 /// The signing key: HMAC chain over `"AWS4" + secret`, date, region, service, terminator.
-fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8> {
+/// Clients derive it once per day (the load generator does).
+pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
     let k_date = hmac(format!("AWS4{secret}").as_bytes(), date);
     let k_region = hmac(&k_date, region);
     let k_service = hmac(&k_region, service);
@@ -405,12 +409,11 @@ fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> Vec<u8>
 
 /// Lowercase hex, as SigV4 writes hashes and signatures.
 pub fn hex(bytes: &[u8]) -> String {
-    // Per request this runs on every hash; a table lookup keeps it off the profile.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 15)]));
+        let [high, low] = hex_pair(*b);
+        text.push(char::from(high));
+        text.push(char::from(low));
     }
     text
 }
@@ -533,6 +536,14 @@ mod tests {
         parse_amz_date(DATE).unwrap()
     }
 
+    /// The Authorization header of AWS's get-vanilla / post-vanilla cases.
+    fn vanilla_auth(signature: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential={KEY_ID}/20150830/us-east-1/service/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature={signature}"
+        )
+    }
+
     #[test]
     fn signing_key_matches_aws_documentation() {
         // "Examples of how to derive a signing key for Signature Version 4" (IAM, 20120215).
@@ -556,10 +567,7 @@ mod tests {
             ),
         ];
         for (method, signature) in cases {
-            let auth = format!(
-                "AWS4-HMAC-SHA256 Credential={KEY_ID}/20150830/us-east-1/service/aws4_request, \
-                 SignedHeaders=host;x-amz-date, Signature={signature}"
-            );
+            let auth = vanilla_auth(signature);
             let headers = [
                 ("Host", "example.amazonaws.com"),
                 ("X-Amz-Date", DATE),
@@ -588,10 +596,7 @@ mod tests {
     fn one_cached_signing_key_verifies_every_request_of_its_scope() {
         let credentials = Credentials::single(KEY_ID, SECRET);
         let verify_with = |method, signature: &str| {
-            let auth = format!(
-                "AWS4-HMAC-SHA256 Credential={KEY_ID}/20150830/us-east-1/service/aws4_request, \
-                 SignedHeaders=host;x-amz-date, Signature={signature}"
-            );
+            let auth = vanilla_auth(signature);
             let headers = [
                 ("Host", "example.amazonaws.com"),
                 ("X-Amz-Date", DATE),
