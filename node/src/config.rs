@@ -89,10 +89,18 @@ pub struct RaftSection {
     /// further behind is sent a snapshot.
     #[serde(default = "default_log_kept_for_followers")]
     pub log_kept_for_followers: u64,
+    /// Bytes of applied log entries a group keeps in memory for followers that have not
+    /// acknowledged them; a follower further behind is sent entries read back from the WAL.
+    #[serde(default = "default_log_cache_bytes")]
+    pub log_cache_bytes: u64,
 }
 
 fn default_log_kept_for_followers() -> u64 {
     crate::replication::driver::LOG_KEPT_FOR_FOLLOWERS_DEFAULT
+}
+
+fn default_log_cache_bytes() -> u64 {
+    crate::replication::driver::LOG_CACHE_BYTES_DEFAULT
 }
 
 impl Default for RaftSection {
@@ -102,6 +110,7 @@ impl Default for RaftSection {
             election_ticks: 10,
             heartbeat_ticks: 2,
             log_kept_for_followers: default_log_kept_for_followers(),
+            log_cache_bytes: default_log_cache_bytes(),
         }
     }
 }

@@ -48,10 +48,10 @@ use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use raft::prelude::{Entry, Message, MessageType};
-use raft::{Config, RawNode, StateRole};
+use raft::{Config, GetEntriesContext, RawNode, StateRole};
 
 use super::envelope::{decode_batch, encode_batch};
-use super::log_store::{GroupLog, encode_entry, encode_state};
+use super::log_store::{GroupLog, decode_entry, encode_entry, encode_state};
 use super::logger::raft_logger;
 use super::transport::{Lane, SendError, ShardAddr, Transport, TransportEvent};
 
@@ -71,6 +71,11 @@ const INBOX_MESSAGES_MAX: usize = 65_536;
 const SNAPSHOT_FRAMES_QUEUED_MAX: usize = 64;
 /// Default of [`DriverConfig::log_kept_for_followers`].
 pub const LOG_KEPT_FOR_FOLLOWERS_DEFAULT: u64 = 100_000;
+/// Default of [`DriverConfig::log_cache_bytes`].
+pub const LOG_CACHE_BYTES_DEFAULT: u64 = 4 << 20;
+/// Entry bytes read back from the WAL at once for a lagging follower (about four of raft's
+/// 1 MiB append messages).
+const LOG_FETCH_BYTES: usize = 4 << 20;
 
 /// What applies committed entries: the partition or metadata state machine.
 #[allow(async_fn_in_trait)]
@@ -132,6 +137,9 @@ pub struct DriverConfig {
     /// Entries a leader keeps for a lagging follower after a checkpoint made them redundant
     /// here; beyond it the log is compacted anyway and that follower gets a snapshot.
     pub log_kept_for_followers: u64,
+    /// Bytes of applied entries a group keeps in memory for followers that have not
+    /// acknowledged them; older ones are read back from the WAL when a follower needs them.
+    pub log_cache_bytes: u64,
 }
 
 type ReadWaiter = oneshot::Sender<Result<(), ProposeError>>;
@@ -252,6 +260,10 @@ struct State<O> {
     watching: u64,
     /// A flush failed: the shard's storage is fail-stopped.
     flush_failed: Option<StorageError>,
+    /// Groups reading entries back from the WAL for raft, with the reads raft waits on.
+    fetching: HashMap<u64, Vec<GetEntriesContext>>,
+    /// Reads back that ended, for the next pass.
+    fetched: Vec<(u64, Result<Vec<Entry>, String>)>,
 }
 
 /// A Ready of one group whose records wait for the WAL.
@@ -358,6 +370,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     unpersisted: VecDeque::new(),
                     watching: 0,
                     flush_failed: None,
+                    fetching: HashMap::new(),
+                    fetched: Vec::new(),
                 }),
             }),
         }
@@ -423,6 +437,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         self.restart_after_snapshot(group, &mut log).await?;
         let applied = self.inner.engine.applied(group);
         log.commit_at_least(applied);
+        log.evict(applied, applied, self.inner.config.log_cache_bytes);
         if self.has_group(group) {
             return Ok(());
         }
@@ -729,14 +744,17 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         self.apply_groups(&committed).await?;
         {
             let mut st = self.inner.state.borrow_mut();
+            let budget = self.inner.config.log_cache_bytes;
             for (group, _) in &committed {
                 if let Some(g) = st.groups.get_mut(group) {
                     g.raw.advance_apply();
+                    evict_applied(&mut g.raw, budget);
                 }
             }
         }
         answer_reads(&mut self.inner.state.borrow_mut());
         self.compact_after_checkpoint()?;
+        self.start_fetches();
         Ok(())
     }
 
@@ -813,6 +831,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         let st = &mut *guard;
         let wal = self.inner.engine.wal();
         step_inbox(st, self.inner.votes_from);
+        hand_over_fetched(st);
         let stepped = snapshots::step_snapshots(st);
         let mut wrote = false;
         let mut committed = Vec::new();
@@ -998,6 +1017,58 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     }
 
     /// After a checkpoint made entries redundant, drop them from memory and the WAL.
+    /// Reads back from the WAL the entries raft asked for below the groups' caches (one
+    /// read per group at a time; later asks wait for it and are told when it ends).
+    fn start_fetches(&self) {
+        let mut reads = Vec::new();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let st = &mut *st;
+            for (&group, g) in &st.groups {
+                if !g.raw.store().has_wanted() {
+                    continue;
+                }
+                let wanted = g.raw.store().take_wanted();
+                let range = (wanted[0].low, wanted[0].high);
+                let contexts = wanted.into_iter().map(|f| f.context);
+                match st.fetching.entry(group) {
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        o.get_mut().extend(contexts);
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(contexts.collect());
+                        reads.push((group, range));
+                    }
+                }
+            }
+        }
+        for (group, (low, high)) in reads {
+            let driver = self.clone();
+            crate::rt::spawn_detached(async move {
+                let wal = driver.inner.engine.wal();
+                let result = match wal.read(group, low, high, LOG_FETCH_BYTES).await {
+                    Ok(records) => records
+                        .iter()
+                        .map(|r| decode_entry(r.index, r.term, &r.payload))
+                        .collect::<Result<Vec<_>, _>>(),
+                    Err(e) => Err(e.to_string()),
+                };
+                match &result {
+                    Ok(entries) => tracing::info!(
+                        group,
+                        from = low,
+                        entries = entries.len(),
+                        "log entries read back from the WAL for a follower"
+                    ),
+                    Err(e) => tracing::warn!(group, from = low, error = %e, "log read-back failed"),
+                }
+                let mut st = driver.inner.state.borrow_mut();
+                st.fetched.push((group, result));
+                wake(&mut st);
+            });
+        }
+    }
+
     fn compact_after_checkpoint(&self) -> Result<(), StorageError> {
         let done = self.inner.engine.checkpoints_done();
         if done == self.inner.state.borrow().compacted_at_checkpoint {
@@ -1517,6 +1588,41 @@ fn wake<O>(st: &mut State<O>) {
 /// How far a group's log may be compacted once `checkpointed` is durable in the tree: a
 /// leader keeps what its followers have not replicated yet (up to `kept` entries; past it
 /// the laggard gets a snapshot).
+/// Lets a group's applied entries leave memory: a leader keeps those a follower has not
+/// acknowledged, within `budget` bytes.
+fn evict_applied(raw: &mut RawNode<GroupLog>, budget: u64) {
+    let applied = raw.raft.raft_log.applied;
+    let needed_after = match raw.raft.state {
+        StateRole::Leader => raw
+            .raft
+            .prs()
+            .iter()
+            .map(|(_, pr)| pr.matched)
+            .min()
+            .unwrap_or(applied),
+        _ => applied,
+    };
+    raw.mut_store().evict(applied, needed_after, budget);
+}
+
+/// Hands the entries read back from the WAL to their groups and tells raft, which sends
+/// the appends that waited for them (or asks again for what is still missing).
+fn hand_over_fetched<O>(st: &mut State<O>) {
+    for (group, result) in std::mem::take(&mut st.fetched) {
+        let contexts = st.fetching.remove(&group).unwrap_or_default();
+        let Some(g) = st.groups.get_mut(&group) else {
+            continue;
+        };
+        // A failed read leaves raft to ask again: a follower's next heartbeat response
+        // sends the append once more.
+        let Ok(entries) = result else { continue };
+        g.raw.mut_store().set_fetched(entries);
+        for context in contexts {
+            g.raw.on_entries_fetched(context);
+        }
+    }
+}
+
 fn compaction_point(raw: &RawNode<GroupLog>, checkpointed: u64, kept: u64) -> u64 {
     if raw.raft.state != StateRole::Leader {
         return checkpointed;

@@ -369,6 +369,7 @@ fn driver_config(cfg: &NodeConfig) -> DriverConfig {
         election_ticks: cfg.raft.election_ticks,
         heartbeat_ticks: cfg.raft.heartbeat_ticks,
         log_kept_for_followers: cfg.raft.log_kept_for_followers,
+        log_cache_bytes: cfg.raft.log_cache_bytes,
     }
 }
 

@@ -110,6 +110,7 @@ struct RaftToml {
     election_ticks: usize,
     heartbeat_ticks: usize,
     log_kept_for_followers: u64,
+    log_cache_bytes: u64,
 }
 
 #[derive(Serialize, Debug)]
@@ -145,6 +146,7 @@ pub fn node_config_text(
             election_ticks: 10,
             heartbeat_ticks: 2,
             log_kept_for_followers: 100_000,
+            log_cache_bytes: 4 << 20,
         },
         limits: LimitsToml {
             connections_per_shard_max: 4096,

@@ -655,6 +655,114 @@ async fn a_node_far_behind_catches_up_by_snapshot() {
         expected.insert(format!("k{k:03}"), Some(1));
     }
     tokio::task::block_in_place(|| cluster.kill9(3));
+    write_and_delete(&client, &mut expected).await;
+    // Two checkpoints later the leaders have compacted their logs past what node 3 has.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::task::block_in_place(|| cluster.restart());
+    // Every partition's leader compacted its log past node 3: each sends a snapshot.
+    let partitions = client
+        .get_partition_map()
+        .table_name("items")
+        .send()
+        .await
+        .expect("partition map")
+        .tables[0]
+        .partitions
+        .len();
+    let log = cluster.cluster_dir().join("node-3/log");
+    let mut installed = std::collections::BTreeSet::new();
+    let all = tokio::task::block_in_place(|| {
+        crate::harness::wait_for(Duration::from_secs(30), || {
+            installed = installed_snapshots(&log);
+            installed.len() >= partitions
+        })
+    });
+    assert!(all, "node 3 installed snapshots of {installed:?} only");
+    tokio::task::block_in_place(|| {
+        cluster.kill9(1);
+        cluster.kill9(2);
+    });
+    assert_serves(&client, &expected).await;
+}
+
+/// A node that missed writes the leaders still have in their logs, but no longer in memory
+/// (`log_cache_bytes = 0`: applied entries leave memory at once), catches up from entries
+/// the leaders read back from their write-ahead logs: their logs say so, it installs no
+/// snapshot, and once the two other nodes are gone it alone serves every item as last
+/// written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_catches_up_from_entries_read_back_from_the_log() {
+    let cluster = TestCluster::start("readback", 3, 1);
+    let down = crate::harness::shoal_command()
+        .args(["down", "--dir"])
+        .arg(cluster.cluster_dir())
+        .output()
+        .expect("shoal down");
+    assert!(down.status.success(), "{}", crate::harness::text(&down));
+    set_node_option(&cluster, "log_cache_bytes", "0");
+    tokio::task::block_in_place(|| cluster.restart());
+    let client = fault_client(&cluster).await;
+    create_table(&client, "items", false).await;
+    let mut expected = std::collections::BTreeMap::new();
+    for k in 0..20 {
+        put_and_read(&client, "items", &format!("k{k:03}")).await;
+        expected.insert(format!("k{k:03}"), Some(1));
+    }
+    tokio::task::block_in_place(|| cluster.kill9(3));
+    write_and_delete(&client, &mut expected).await;
+    tokio::task::block_in_place(|| cluster.restart());
+    let logs: Vec<_> = (1..=2)
+        .map(|n| cluster.cluster_dir().join(format!("node-{n}/log")))
+        .collect();
+    let read_back = tokio::task::block_in_place(|| {
+        crate::harness::wait_for(Duration::from_secs(30), || {
+            logs.iter().any(|log| {
+                std::fs::read_to_string(log)
+                    .unwrap_or_default()
+                    .contains("read back from the WAL for a follower")
+            })
+        })
+    });
+    assert!(
+        read_back,
+        "no leader read entries back from its log for node 3"
+    );
+    // With node 2 gone, a write needs node 3's acknowledgement, which it gives only once
+    // its log holds every entry before it: so once writes to every partition succeed, node
+    // 3 has caught up (the markers themselves it may not know committed).
+    tokio::task::block_in_place(|| cluster.kill9(2));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for m in 0..32 {
+        let id = format!("marker-{m:02}");
+        while let Err(e) = client
+            .put_item("items")
+            .attribute("pk", id.as_str())
+            .send()
+            .await
+        {
+            assert!(
+                Instant::now() < deadline,
+                "write {id} with nodes 1 and 3: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    tokio::task::block_in_place(|| cluster.kill9(1));
+    assert_serves(&client, &expected).await;
+    let log = cluster.cluster_dir().join("node-3/log");
+    let installed = installed_snapshots(&log);
+    assert!(
+        installed.is_empty(),
+        "node 3 installed snapshots of {installed:?}"
+    );
+}
+
+/// 600 puts and deletes over 150 items, each retried until acknowledged (one node may be
+/// down); `expected` gets what each item holds afterwards (None: deleted).
+async fn write_and_delete(
+    client: &Client,
+    expected: &mut std::collections::BTreeMap<String, Option<i64>>,
+) {
     let deadline = Instant::now() + Duration::from_secs(60);
     for i in 0..600i64 {
         let id = format!("k{:03}", i % 150);
@@ -687,35 +795,17 @@ async fn a_node_far_behind_catches_up_by_snapshot() {
             }
         }
     }
-    // Two checkpoints later the leaders have compacted their logs past what node 3 has.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    tokio::task::block_in_place(|| cluster.restart());
-    // Every partition's leader compacted its log past node 3: each sends a snapshot.
-    let partitions = client
-        .get_partition_map()
-        .table_name("items")
-        .send()
-        .await
-        .expect("partition map")
-        .tables[0]
-        .partitions
-        .len();
-    let log = cluster.cluster_dir().join("node-3/log");
-    let mut installed = std::collections::BTreeSet::new();
-    let all = tokio::task::block_in_place(|| {
-        crate::harness::wait_for(Duration::from_secs(30), || {
-            installed = installed_snapshots(&log);
-            installed.len() >= partitions
-        })
-    });
-    assert!(all, "node 3 installed snapshots of {installed:?} only");
-    tokio::task::block_in_place(|| {
-        cluster.kill9(1);
-        cluster.kill9(2);
-    });
+}
+
+/// Every item of `expected` is served as expected by eventually consistent reads (the
+/// reads retry while the serving node catches up).
+async fn assert_serves(
+    client: &Client,
+    expected: &std::collections::BTreeMap<String, Option<i64>>,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut wrong = Vec::new();
-    for (id, want) in &expected {
+    for (id, want) in expected {
         loop {
             let got = client
                 .get_item("items")

@@ -35,6 +35,9 @@ use super::segment::{create_segment, recycle_segment, segment_path, spare_name};
 use crate::storage::error::StorageError;
 use crate::storage::io::{BLOCK_SIZE, Disk, File, IO_SIZE_MAX, Latch, align_up, sync_dir};
 
+/// Bytes of one segment read at once by [`Wal::read`] (records close together share it).
+const READ_RUN_BYTES_MAX: u64 = 1 << 20;
+
 /// Tunables of the log. Validated by [`WalConfig::validate`].
 #[derive(Debug, Clone)]
 pub struct WalConfig {
@@ -423,7 +426,8 @@ impl<D: Disk> Wal<D> {
     }
 
     /// Reads entries `lo..hi` of `stream` back from disk (after waiting for pending appends
-    /// to become durable), stopping after about `max_bytes` of payload (at least one entry).
+    /// to become durable), stopping after about `max_bytes` of records (at least one entry).
+    /// Records that lie close together in a segment are read with one ranged read.
     pub async fn read(
         &self,
         stream: u64,
@@ -439,21 +443,39 @@ impl<D: Disk> Wal<D> {
             let Some(s) = st.index.streams.get(&stream) else {
                 return Ok(Vec::new());
             };
+            let from = s.entries.partition_point(|e| e.index < lo);
+            let mut bytes = 0usize;
             s.entries
-                .iter()
-                .filter(|e| e.index >= lo && e.index < hi)
+                .range(from..)
+                .take_while(|e| e.index < hi)
+                .take_while(|e| {
+                    let more = bytes == 0 || bytes < max_bytes;
+                    bytes += e.loc.len as usize;
+                    more
+                })
                 .map(|e| (e.loc, st.segments[&e.loc.segment].clone()))
                 .collect()
         };
         let mut out = Vec::with_capacity(locs.len());
-        let mut bytes = 0usize;
-        for (loc, file) in locs {
-            if bytes >= max_bytes && !out.is_empty() {
-                break;
+        let mut run = 0;
+        while run < locs.len() {
+            let (first, file) = &locs[run];
+            let start = first.offset / BLOCK_SIZE as u64 * BLOCK_SIZE as u64;
+            let mut end = run + 1;
+            while end < locs.len()
+                && locs[end].0.segment == first.segment
+                && locs[end].0.offset > locs[end - 1].0.offset
+                && locs[end].0.offset + locs[end].0.len as u64 - start <= READ_RUN_BYTES_MAX
+            {
+                end += 1;
             }
-            let entry = read_record(&file, loc).await?;
-            bytes += entry.payload.len();
-            out.push(entry);
+            let last = locs[end - 1].0;
+            let stop = align_up((last.offset + last.len as u64) as usize) as u64;
+            let bytes = super::segment::read_range(file, start, stop - start).await?;
+            for (loc, _) in &locs[run..end] {
+                out.push(record_at(file, &bytes, start, *loc)?);
+            }
+            run = end;
         }
         Ok(out)
     }
@@ -510,10 +532,13 @@ impl<D: Disk> Wal<D> {
     }
 }
 
-async fn read_record<D: Disk>(file: &File<D>, loc: RecordLoc) -> Result<LogEntry, StorageError> {
-    let start = loc.offset / BLOCK_SIZE as u64 * BLOCK_SIZE as u64;
-    let end = align_up((loc.offset + loc.len as u64) as usize) as u64;
-    let bytes = super::segment::read_range(file, start, end - start).await?;
+/// The record at `loc`, from `bytes` read from `file` at `start`.
+fn record_at<D: Disk>(
+    file: &File<D>,
+    bytes: &[u8],
+    start: u64,
+    loc: RecordLoc,
+) -> Result<LogEntry, StorageError> {
     let at = (loc.offset - start) as usize;
     let seed = segment_seed(loc.segment);
     let corrupt = |reason: String| StorageError::corrupt(file.path(), loc.offset, reason);
