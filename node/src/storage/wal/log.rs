@@ -31,7 +31,10 @@ use super::format::{
 };
 use super::index::{LogIndex, RecordLoc, StreamIndex};
 use super::recovery::{RecoveryReport, recover};
-use super::segment::{create_segment, recycle_segment, segment_path, spare_name};
+use super::segment::{
+    SEGMENT_IO_DEPTH_MAX, ZERO_FILL_DEPTH_BACKGROUND, create_segment, recycle_segment,
+    segment_path, spare_name,
+};
 use crate::storage::error::StorageError;
 use crate::storage::io::{BLOCK_SIZE, Disk, File, IO_SIZE_MAX, Latch, align_up, sync_dir};
 
@@ -682,7 +685,7 @@ impl<D: Disk> Shared<D> {
         if prepare {
             let me = self.clone();
             crate::rt::spawn_detached(async move {
-                let result = me.prepare_next().await;
+                let result = me.prepare_next(ZERO_FILL_DEPTH_BACKGROUND).await;
                 let mut st = me.state.borrow_mut();
                 st.preparing = false;
                 if let Ok(ready) = result {
@@ -712,7 +715,7 @@ impl<D: Disk> Shared<D> {
         let prepared = self.state.borrow_mut().prepared.take();
         let (seq, file) = match prepared {
             Some(ready) => ready,
-            None => self.prepare_next().await?,
+            None => self.prepare_next(SEGMENT_IO_DEPTH_MAX).await?,
         };
         let mut st = self.state.borrow_mut();
         st.segments.insert(seq, file);
@@ -720,7 +723,9 @@ impl<D: Disk> Shared<D> {
         Ok(())
     }
 
-    async fn prepare_next(&self) -> Result<(u64, Rc<File<D>>), StorageError> {
+    /// Makes the next segment ready: a spare renamed, or a new one zero-filled with
+    /// `depth` writes in flight.
+    async fn prepare_next(&self, depth: usize) -> Result<(u64, Rc<File<D>>), StorageError> {
         let (seq, spare) = {
             let mut st = self.state.borrow_mut();
             let seq = st.next_segment_seq;
@@ -744,7 +749,8 @@ impl<D: Disk> Shared<D> {
                 file
             }
             None => {
-                let file = create_segment(&self.disk, &self.dir, &header, &self.latch).await?;
+                let file =
+                    create_segment(&self.disk, &self.dir, &header, &self.latch, depth).await?;
                 let mut st = self.state.borrow_mut();
                 st.stats.segments_created += 1;
                 st.stats.fsyncs += 2;

@@ -20,7 +20,11 @@ use crate::storage::error::StorageError;
 use crate::storage::io::{BLOCK_SIZE, Disk, File, IO_SIZE_MAX, Latch, sync_dir};
 
 /// How many reads or writes of one segment are in flight at once.
-const SEGMENT_IO_DEPTH_MAX: usize = 8;
+pub const SEGMENT_IO_DEPTH_MAX: usize = 8;
+/// Zero-fill writes in flight while a segment is prepared in the background: flushes share
+/// the disk meanwhile, and a deep fill queue delays them (a 64 MiB fill at depth 8 raised
+/// their p99 from ~0.4 to ~2 ms for the ~100 ms it took).
+pub const ZERO_FILL_DEPTH_BACKGROUND: usize = 1;
 
 /// File name of segment `seq`.
 pub fn segment_name(seq: u64) -> String {
@@ -54,18 +58,19 @@ pub fn is_temp_segment_name(name: &str) -> bool {
     name.starts_with("wal-") && name.ends_with(".tmp")
 }
 
-/// Writes `len` bytes of zeros from `pos`, several I/Os at a time.
+/// Writes `len` bytes of zeros from `pos`, `depth` I/Os at a time.
 pub async fn write_zeros<D: Disk>(
     disk: &D,
     file: &File<D>,
     pos: u64,
     len: u64,
+    depth: usize,
 ) -> Result<(), StorageError> {
     let mut at = pos;
     let end = pos + len;
     while at < end {
         let mut writes = Vec::new();
-        while at < end && writes.len() < SEGMENT_IO_DEPTH_MAX {
+        while at < end && writes.len() < depth.max(1) {
             let n = (end - at).min(IO_SIZE_MAX as u64) as usize;
             writes.push(file.write(disk.alloc(n), at));
             at += n as u64;
@@ -126,12 +131,14 @@ async fn write_header<D: Disk>(
     file.write(block, 0).await
 }
 
-/// Creates a fresh, zero-filled segment `seq` in `dir` and returns it open.
+/// Creates a fresh, zero-filled segment `seq` in `dir` and returns it open. `depth`: zero
+/// writes in flight (see [`ZERO_FILL_DEPTH_BACKGROUND`]).
 pub async fn create_segment<D: Disk>(
     disk: &D,
     dir: &Path,
     header: &SegmentHeader,
     latch: &Latch,
+    depth: usize,
 ) -> Result<File<D>, StorageError> {
     let (seq, segment_size) = (header.seq, header.segment_size);
     let tmp = dir.join(format!("wal-{seq:020}.tmp"));
@@ -143,6 +150,7 @@ pub async fn create_segment<D: Disk>(
             &file,
             BLOCK_SIZE as u64,
             segment_size - BLOCK_SIZE as u64,
+            depth,
         )
         .await?;
         write_header(disk, &file, header).await?;
@@ -172,7 +180,7 @@ pub async fn recycle_segment<D: Disk>(
     let file = File::open(disk, &path, false, latch).await?;
     if file.size().await? < segment_size {
         let size = file.size().await?;
-        write_zeros(disk, &file, size, segment_size - size).await?;
+        write_zeros(disk, &file, size, segment_size - size, SEGMENT_IO_DEPTH_MAX).await?;
     }
     write_header(disk, &file, header).await?;
     file.sync().await?;
