@@ -397,8 +397,9 @@ async fn leader_of(cluster: &TestCluster, history: &History, key: usize) -> u32 
         }
         assert!(
             Instant::now() < deadline,
-            "no leader for key {key}: every write failed:\n{}",
-            failures.join("\n")
+            "no leader for key {key}: every write failed:\n{}\n{}",
+            failures.join("\n"),
+            log_tails(cluster, 40)
         );
     }
     let target = client
@@ -840,18 +841,7 @@ async fn assert_serves(
 
 /// The data groups (partitions) a node's log says it installed a snapshot of.
 fn installed_snapshots(log: &std::path::Path) -> std::collections::BTreeSet<u64> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut plain = String::with_capacity(text.len());
-    let mut escape = false;
-    for c in text.chars() {
-        match (escape, c) {
-            (false, '\x1b') => escape = true,
-            (true, 'm') => escape = false,
-            (true, _) => {}
-            (false, c) => plain.push(c),
-        }
-    }
-    plain
+    plain_log(log)
         .lines()
         .filter(|l| l.contains("snapshot installed"))
         .filter_map(|l| {
@@ -864,6 +854,39 @@ fn installed_snapshots(log: &std::path::Path) -> std::collections::BTreeSet<u64>
         })
         .filter(|&g| g != 0)
         .collect()
+}
+
+/// A node's log without its colour codes.
+fn plain_log(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut plain = String::with_capacity(text.len());
+    let mut escape = false;
+    for c in text.chars() {
+        match (escape, c) {
+            (false, '\x1b') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, c) => plain.push(c),
+        }
+    }
+    plain
+}
+
+/// The last `lines` lines of every node's log that are not raft's own debug chatter, for a
+/// failure message.
+fn log_tails(cluster: &TestCluster, lines: usize) -> String {
+    let mut out = String::new();
+    for node in &cluster.file.nodes {
+        let log = cluster.cluster_dir().join(format!("node-{}/log", node.id));
+        let text = plain_log(&log);
+        let kept: Vec<&str> = text.lines().filter(|l| !l.contains(" DEBUG ")).collect();
+        out.push_str(&format!("--- node {} log, last {lines} lines:\n", node.id));
+        for line in &kept[kept.len().saturating_sub(lines)..] {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Every node's shard 0 as it reports itself (DescribeCluster).
