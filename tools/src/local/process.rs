@@ -2,8 +2,10 @@
 //! the background with its log and PID file, telling whether a PID is still one of our
 //! nodes, and stopping it (SIGTERM, then SIGKILL after a grace period).
 //!
-//! Invariant: a process is signalled only if `/proc/PID/cmdline` shows a `shoal-node` run
-//! with this node's config file, so a stale PID file can never make us signal a stranger.
+//! Invariant: a process is signalled only if `/proc/PID/cmdline` shows a node run with this
+//! node's config file (`run --config PATH`, whatever the binary is called:
+//! `SHOAL_NODE_BIN` may name a copy), so a stale PID file can never make us signal a
+//! stranger.
 //! Does not wait for a node to serve (see `up`).
 
 use std::fs::OpenOptions;
@@ -114,7 +116,8 @@ pub fn running_pid(layout: &Layout, node: u32) -> Option<u32> {
     is_node_process(pid, &layout.node_config(node)).then_some(pid)
 }
 
-/// True if `pid` is a live (not zombie) `shoal-node` run with `config`.
+/// True if `pid` is a live (not zombie) node run with `config` (its arguments hold
+/// `run --config CONFIG`).
 pub fn is_node_process(pid: u32, config: &Path) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
@@ -131,7 +134,8 @@ pub fn is_node_process(pid: u32, config: &Path) -> bool {
     };
     let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
     let config = config.as_os_str().as_encoded_bytes();
-    args.first().is_some_and(|exe| exe.ends_with(b"shoal-node")) && args.contains(&config)
+    args.windows(3)
+        .any(|w| w == [b"run".as_slice(), b"--config".as_slice(), config])
 }
 
 /// Stops node `node` if it runs: SIGTERM, then SIGKILL after `grace`. Removes the PID file.
@@ -202,5 +206,25 @@ mod tests {
         );
         assert!(wait_until(Duration::from_millis(10), || true));
         assert!(!wait_until(Duration::from_millis(30), || false));
+    }
+
+    /// A node started from a binary with another name (`SHOAL_NODE_BIN` naming a copy) is
+    /// still recognised by its `run --config PATH` arguments, and only with that path.
+    #[test]
+    fn a_node_run_is_recognised_whatever_its_binary_is_called() {
+        let config = Path::new("/tmp/shoal-process-test/node-7/node.toml");
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 30; true", "run", "--config"])
+            .arg(config)
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id();
+        let seen = wait_until(Duration::from_secs(5), || is_node_process(pid, config));
+        let other = is_node_process(pid, Path::new("/tmp/shoal-process-test/node-8/node.toml"));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seen, "a run with this config is a node");
+        assert!(!other, "another node's config is not");
+        assert!(!is_node_process(pid, config), "a reaped process is no node");
     }
 }
