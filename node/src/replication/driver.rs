@@ -1592,17 +1592,16 @@ fn wake<O>(st: &mut State<O>) {
 /// acknowledged, within `budget` bytes.
 fn evict_applied(raw: &mut RawNode<GroupLog>, budget: u64) {
     let applied = raw.raft.raft_log.applied;
-    let needed_after = match raw.raft.state {
-        StateRole::Leader => raw
-            .raft
-            .prs()
-            .iter()
-            .map(|(_, pr)| pr.matched)
-            .min()
-            .unwrap_or(applied),
-        _ => applied,
-    };
+    let needed_after = slowest_follower(raw).unwrap_or(applied);
     raw.mut_store().evict(applied, needed_after, budget);
+}
+
+/// On a leader, the lowest index a replica of the group acknowledged; None elsewhere.
+fn slowest_follower(raw: &RawNode<GroupLog>) -> Option<u64> {
+    if raw.raft.state != StateRole::Leader {
+        return None;
+    }
+    raw.raft.prs().iter().map(|(_, pr)| pr.matched).min()
 }
 
 /// Hands the entries read back from the WAL to their groups and tells raft, which sends
@@ -1624,16 +1623,9 @@ fn hand_over_fetched<O>(st: &mut State<O>) {
 }
 
 fn compaction_point(raw: &RawNode<GroupLog>, checkpointed: u64, kept: u64) -> u64 {
-    if raw.raft.state != StateRole::Leader {
+    let Some(slowest) = slowest_follower(raw) else {
         return checkpointed;
-    }
-    let slowest = raw
-        .raft
-        .prs()
-        .iter()
-        .map(|(_, pr)| pr.matched)
-        .min()
-        .unwrap_or(checkpointed);
+    };
     checkpointed.min(slowest.max(checkpointed.saturating_sub(kept)))
 }
 

@@ -59,7 +59,6 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         // requests of one connection at once.
         let mut batch = Vec::with_capacity(WRITE_BATCH_BYTES);
         while let Some(frame) = rx.recv().await {
-            batch.clear();
             batch.extend_from_slice(&frame);
             while batch.len() < WRITE_BATCH_BYTES {
                 match rx.recv().now_or_never() {
@@ -67,13 +66,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
                     _ => break,
                 }
             }
-            let mut w = queued.lock().await;
-            if w.write_all(&batch).await.is_err() || w.flush().await.is_err() {
+            if send(&queued, &mut batch).await.is_err() {
                 break;
-            }
-            drop(w);
-            if batch.capacity() > WRITE_BATCH_BYTES * 4 {
-                batch = Vec::with_capacity(WRITE_BATCH_BYTES);
             }
         }
     });
@@ -147,9 +141,6 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
                 break;
             }
             answered = 0;
-            if answers.capacity() > WRITE_BATCH_BYTES * 4 {
-                answers = Vec::with_capacity(WRITE_BATCH_BYTES);
-            }
         }
         next_send = INLINE_ANSWERS_FIRST_SEND;
         // A read that finds data never waits: without this a busy connection would keep
@@ -160,7 +151,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     writer_task.await;
 }
 
-/// Sends `answers` (and empties it) through the connection's writer.
+/// Sends `answers` through the connection's writer and empties it (giving back what one
+/// large answer grew it to).
 async fn send(
     writer: &futures::lock::Mutex<futures::io::WriteHalf<TcpStream>>,
     answers: &mut Vec<u8>,
@@ -169,6 +161,9 @@ async fn send(
     w.write_all(answers).await?;
     w.flush().await?;
     answers.clear();
+    if answers.capacity() > WRITE_BATCH_BYTES * 4 {
+        *answers = Vec::with_capacity(WRITE_BATCH_BYTES);
+    }
     Ok(())
 }
 

@@ -638,24 +638,14 @@ fn set_node_option(cluster: &TestCluster, key: &str, value: &str) {
 /// (eventually consistent reads) every item as last written, deletes included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_far_behind_catches_up_by_snapshot() {
-    let cluster = TestCluster::start("snapshot", 3, 1);
-    let down = crate::harness::shoal_command()
-        .args(["down", "--dir"])
-        .arg(cluster.cluster_dir())
-        .output()
-        .expect("shoal down");
-    assert!(down.status.success(), "{}", crate::harness::text(&down));
-    set_node_option(&cluster, "checkpoint_interval_s", "1");
-    set_node_option(&cluster, "log_kept_for_followers", "20");
-    tokio::task::block_in_place(|| cluster.restart());
-    let client = fault_client(&cluster).await;
-    create_table(&client, "items", false).await;
-    let mut expected = std::collections::BTreeMap::new();
-    for k in 0..20 {
-        put_and_read(&client, "items", &format!("k{k:03}")).await;
-        expected.insert(format!("k{k:03}"), Some(1));
-    }
-    tokio::task::block_in_place(|| cluster.kill9(3));
+    let (cluster, client, mut expected) = items_with_node_3_down(
+        "snapshot",
+        &[
+            ("checkpoint_interval_s", "1"),
+            ("log_kept_for_followers", "20"),
+        ],
+    )
+    .await;
     write_and_delete(&client, &mut expected).await;
     // Two checkpoints later the leaders have compacted their logs past what node 3 has.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -693,23 +683,8 @@ async fn a_node_far_behind_catches_up_by_snapshot() {
 /// written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_behind_catches_up_from_entries_read_back_from_the_log() {
-    let cluster = TestCluster::start("readback", 3, 1);
-    let down = crate::harness::shoal_command()
-        .args(["down", "--dir"])
-        .arg(cluster.cluster_dir())
-        .output()
-        .expect("shoal down");
-    assert!(down.status.success(), "{}", crate::harness::text(&down));
-    set_node_option(&cluster, "log_cache_bytes", "0");
-    tokio::task::block_in_place(|| cluster.restart());
-    let client = fault_client(&cluster).await;
-    create_table(&client, "items", false).await;
-    let mut expected = std::collections::BTreeMap::new();
-    for k in 0..20 {
-        put_and_read(&client, "items", &format!("k{k:03}")).await;
-        expected.insert(format!("k{k:03}"), Some(1));
-    }
-    tokio::task::block_in_place(|| cluster.kill9(3));
+    let (cluster, client, mut expected) =
+        items_with_node_3_down("readback", &[("log_cache_bytes", "0")]).await;
     write_and_delete(&client, &mut expected).await;
     tokio::task::block_in_place(|| cluster.restart());
     let logs: Vec<_> = (1..=2)
@@ -717,11 +692,8 @@ async fn a_node_behind_catches_up_from_entries_read_back_from_the_log() {
         .collect();
     let read_back = tokio::task::block_in_place(|| {
         crate::harness::wait_for(Duration::from_secs(30), || {
-            logs.iter().any(|log| {
-                std::fs::read_to_string(log)
-                    .unwrap_or_default()
-                    .contains("read back from the WAL for a follower")
-            })
+            logs.iter()
+                .any(|log| plain_log(log).contains("read back from the WAL for a follower"))
         })
     });
     assert!(
@@ -756,6 +728,39 @@ async fn a_node_behind_catches_up_from_entries_read_back_from_the_log() {
         installed.is_empty(),
         "node 3 installed snapshots of {installed:?}"
     );
+}
+
+/// A three-node cluster restarted with node options `options`, a table `items` with 20
+/// items written and read back, then node 3 killed; returns the cluster, a client and
+/// what each item holds.
+async fn items_with_node_3_down(
+    label: &str,
+    options: &[(&str, &str)],
+) -> (
+    TestCluster,
+    Client,
+    std::collections::BTreeMap<String, Option<i64>>,
+) {
+    let cluster = TestCluster::start(label, 3, 1);
+    let down = crate::harness::shoal_command()
+        .args(["down", "--dir"])
+        .arg(cluster.cluster_dir())
+        .output()
+        .expect("shoal down");
+    assert!(down.status.success(), "{}", crate::harness::text(&down));
+    for (key, value) in options {
+        set_node_option(&cluster, key, value);
+    }
+    tokio::task::block_in_place(|| cluster.restart());
+    let client = fault_client(&cluster).await;
+    create_table(&client, "items", false).await;
+    let mut expected = std::collections::BTreeMap::new();
+    for k in 0..20 {
+        put_and_read(&client, "items", &format!("k{k:03}")).await;
+        expected.insert(format!("k{k:03}"), Some(1));
+    }
+    tokio::task::block_in_place(|| cluster.kill9(3));
+    (cluster, client, expected)
 }
 
 /// 600 puts and deletes over 150 items, each retried until acknowledged (one node may be
