@@ -550,3 +550,72 @@ fn a_checkpoint_view_reads_its_checkpoint_while_writers_go_on() {
         engine.close().await.expect("close");
     });
 }
+
+#[test]
+fn cold_range_scans_read_ahead_and_return_exactly_the_range() {
+    // Leaves and overflow values are read from disk several at a time once a scan has
+    // seen how much it still needs; whatever it reads ahead, a scan returns the range
+    // it asked for, in order, whole.
+    let tmp = TempDir::new("engine-read-ahead");
+    let dir = tmp.0.clone();
+    run(move || async move {
+        let disk = DmaDisk::new(&dir).await.expect("dma disk");
+        let cache = 128 * 1024;
+        let engine = Engine::open(disk.clone(), &dir, small_config(cache))
+            .await
+            .expect("open");
+        let n = 6_000u32;
+        // Every fifth value is too long to stay in its leaf (an overflow extent).
+        let len = |k: u32| if k.is_multiple_of(5) { 3000 } else { 120 };
+        for chunk in 0..(n / 100) {
+            let ops: Vec<Op> = (0..100)
+                .map(|i| chunk * 100 + i)
+                .map(|k| put(k, &val(k, 1, len(k))))
+                .collect();
+            engine.commit(1, ops).await.expect("commit");
+        }
+        engine.close().await.expect("close");
+        let key = |k: u32| format!("key-{k:08}").into_bytes();
+        let cases: [(u32, u32, bool, usize); 6] = [
+            (0, n, false, usize::MAX),
+            (0, n, true, usize::MAX),
+            (1_234, 4_321, false, usize::MAX),
+            (1_234, 4_321, true, usize::MAX),
+            (2_000, 5_999, false, 700),
+            (17, 3_000, true, 333),
+        ];
+        for (lo, hi, reverse, limit) in cases {
+            // Each case starts from a cold cache: the tree is reopened.
+            let engine = Engine::open(disk.clone(), &dir, small_config(cache))
+                .await
+                .expect("reopen");
+            let (lo_key, hi_key) = (key(lo), key(hi));
+            let got = engine
+                .scan(
+                    Bound::Included(&lo_key),
+                    Bound::Excluded(&hi_key),
+                    reverse,
+                    limit,
+                    usize::MAX,
+                )
+                .await
+                .expect("scan");
+            let mut want: Vec<u32> = (lo..hi).collect();
+            if reverse {
+                want.reverse();
+            }
+            want.truncate(limit);
+            assert_eq!(got.len(), want.len(), "{lo}..{hi} reverse {reverse}");
+            for ((k, v), w) in got.iter().zip(&want) {
+                assert_eq!(k, &key(*w), "{lo}..{hi} reverse {reverse}");
+                assert_eq!(v, &val(*w, 1, len(*w)), "value of {w}");
+            }
+            let stats = engine.stats();
+            assert!(
+                stats.tree.counters.extents_read_ahead > 0,
+                "{lo}..{hi} reverse {reverse}: nothing read ahead: {stats:?}"
+            );
+            engine.close().await.expect("close");
+        }
+    });
+}

@@ -48,6 +48,8 @@ pub struct TreeCounters {
     pub fsyncs: u64,
     /// Extents read from disk.
     pub extents_read: u64,
+    /// Of those, extents a scan read ahead, beside the one it needed at that moment.
+    pub extents_read_ahead: u64,
     /// Puts and deletes applied.
     pub ops_applied: u64,
 }
@@ -119,8 +121,9 @@ pub enum Seek {
 
 /// One leaf's worth of scan results.
 pub enum ScanStep {
-    /// This extent must be read first.
-    Need(ExtentRef),
+    /// This extent must be read first; so may the siblings listed after it, which the scan
+    /// reaches next (read ahead at the same time).
+    Need(ExtentRef, Vec<ExtentRef>),
     /// Entries found, and where to continue (None: the tree ends in this direction).
     Entries(Vec<(Vec<u8>, Value)>, Option<Seek>),
 }
@@ -229,10 +232,13 @@ impl TreeState {
         limit: usize,
         loaded: &Loaded,
     ) -> ScanStep {
-        self.scan_leaf_from(self.root, seek, lo, hi, limit, loaded)
+        self.scan_leaf_from(self.root, seek, lo, hi, limit, 0, loaded)
     }
 
     /// [`TreeState::scan_leaf`] in the tree whose root is `root` (an older, pinned version).
+    /// When a node on the way is missing, up to `ahead` of its next siblings in the scan's
+    /// direction that are missing too and may hold keys within `lo..hi` are listed with it.
+    #[allow(clippy::too_many_arguments)]
     pub fn scan_leaf_from(
         &mut self,
         root: Option<ExtentRef>,
@@ -240,6 +246,7 @@ impl TreeState {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         limit: usize,
+        ahead: usize,
         loaded: &Loaded,
     ) -> ScanStep {
         let Some(mut r) = root else {
@@ -249,7 +256,7 @@ impl TreeState {
         let mut fence: Option<Box<[u8]>> = None;
         loop {
             let Some(node) = self.node(r, loaded) else {
-                return ScanStep::Need(r);
+                return ScanStep::Need(r, Vec::new());
             };
             match &*node {
                 Node::Branch(b) => {
@@ -265,6 +272,10 @@ impl TreeState {
                         fence = Some(b.keys[i - 1].clone());
                     }
                     r = b.children[i];
+                    if ahead > 0 && !self.available(r, loaded) {
+                        let more = self.missing_siblings(b, i, reverse, ahead, lo, hi, loaded);
+                        return ScanStep::Need(r, more);
+                    }
                 }
                 Node::Leaf(l) => {
                     let out = collect_leaf(l, seek, lo, hi, limit);
@@ -279,6 +290,47 @@ impl TreeState {
                 }
             }
         }
+    }
+
+    /// Whether `r` is cached or `loaded` (without counting a cache lookup).
+    fn available(&self, r: ExtentRef, loaded: &Loaded) -> bool {
+        self.cache.peek(r.page).is_some() || loaded.contains_key(&r.page)
+    }
+
+    /// Up to `count` children of `b` that a scan reaches after child `i` (in its direction)
+    /// and that are neither cached nor `loaded`; stops at the first wholly outside `lo..hi`.
+    #[allow(clippy::too_many_arguments)]
+    fn missing_siblings(
+        &self,
+        b: &Branch,
+        i: usize,
+        reverse: bool,
+        count: usize,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        loaded: &Loaded,
+    ) -> Vec<ExtentRef> {
+        let mut out = Vec::new();
+        let next: Box<dyn Iterator<Item = usize>> = if reverse {
+            Box::new((0..i).rev())
+        } else {
+            Box::new(i + 1..b.children.len())
+        };
+        for j in next.take(count) {
+            // Child j holds keys >= keys[j - 1] and < keys[j].
+            let outside = if reverse {
+                fence_beyond(&b.keys[j], true, lo, hi)
+            } else {
+                fence_beyond(&b.keys[j - 1], false, lo, hi)
+            };
+            if outside {
+                break;
+            }
+            if !self.available(b.children[j], loaded) {
+                out.push(b.children[j]);
+            }
+        }
+        out
     }
 
     /// The first extent a batch needs that is neither cached nor `loaded`, if any.
@@ -762,4 +814,30 @@ fn collect_leaf(
         }
     }
     out
+}
+
+/// Whether a continuation point lies entirely outside `lo..hi`.
+pub(super) fn beyond(seek: &Seek, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
+    match seek {
+        Seek::Ge(f) => fence_beyond(f, false, lo, hi),
+        Seek::Lt(f) => fence_beyond(f, true, lo, hi),
+        _ => false,
+    }
+}
+
+/// Whether the keys on the far side of `fence` (those >= it, or `below`: those < it) all lie
+/// outside `lo..hi`.
+fn fence_beyond(fence: &[u8], below: bool, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
+    if below {
+        match lo {
+            Bound::Unbounded => false,
+            Bound::Included(l) | Bound::Excluded(l) => fence <= l,
+        }
+    } else {
+        match hi {
+            Bound::Unbounded => false,
+            Bound::Included(h) => fence > h,
+            Bound::Excluded(h) => fence >= h,
+        }
+    }
 }

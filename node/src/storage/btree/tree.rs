@@ -15,13 +15,15 @@ use std::ops::Bound;
 use std::path::Path;
 use std::rc::Rc;
 
+use futures::future::try_join_all;
+
 use super::alloc::Allocator;
 use super::node::{ExtentRef, Node, Value};
 use super::page::{
     ExtentKind, Superblock, decode_meta, decode_node, decode_superblock, encode_superblock,
     verify_extent,
 };
-use super::state::{Find, Loaded, Op, ScanStep, Seek, TreeCounters, TreeState};
+use super::state::{Find, Loaded, Op, ScanStep, Seek, TreeCounters, TreeState, beyond};
 use crate::storage::error::StorageError;
 use crate::storage::io::{BLOCK_SIZE, Disk, File, IO_SIZE_MAX, Latch, sync_dir};
 use crate::storage::page_cache::{CacheEntry, CacheStats, PageCache};
@@ -129,6 +131,12 @@ pub struct TreeStats {
 
 /// Name of the tree file in a shard directory.
 pub const TREE_FILE_NAME: &str = "tree.db";
+
+/// Most extents a scan reads at once: the one it needs plus siblings it will need next.
+const SCAN_READS_MAX: usize = 16;
+
+/// Most overflow values a scan reads at once, once it knows which it returns.
+const OVERFLOW_READS_MAX: usize = 64;
 
 impl<D: Disk> Tree<D> {
     /// Opens the tree file in `dir` (creating it if absent) at its newest valid checkpoint.
@@ -249,22 +257,35 @@ impl<D: Disk> Tree<D> {
         let mut loaded = Loaded::new();
         let mut out: Vec<(Vec<u8>, Value)> = Vec::new();
         let mut bytes = 0usize;
+        let mut leaves = 0usize;
         let mut seek = initial_seek(lo, hi, reverse);
         while out.len() < limit && bytes < max_bytes.max(1) {
             let Some(at) = seek.take() else { break };
+            let ahead = read_ahead(leaves, out.len(), bytes, limit, max_bytes);
             let step = {
                 let mut st = self.shared.state.borrow_mut();
                 let from = root.unwrap_or(st.root);
-                st.scan_leaf_from(from, &at, lo, hi, limit - out.len(), &loaded)
+                st.scan_leaf_from(from, &at, lo, hi, limit - out.len(), ahead, &loaded)
             };
             match step {
-                ScanStep::Need(r) => {
+                ScanStep::Need(r, more) => {
                     pin.ensure();
-                    let node = self.load(r).await?;
-                    loaded.insert(r.page, node);
+                    if more.is_empty() {
+                        let node = self.load(r).await?;
+                        loaded.insert(r.page, node);
+                    } else {
+                        self.shared.state.borrow_mut().counters.extents_read_ahead +=
+                            more.len() as u64;
+                        let all: Vec<ExtentRef> = std::iter::once(r).chain(more).collect();
+                        let nodes = try_join_all(all.iter().map(|&x| self.load(x))).await?;
+                        for (x, node) in all.iter().zip(nodes) {
+                            loaded.insert(x.page, node);
+                        }
+                    }
                     seek = Some(at);
                 }
                 ScanStep::Entries(entries, next) => {
+                    leaves += 1;
                     for (k, v) in entries {
                         if bytes >= max_bytes && !out.is_empty() {
                             break;
@@ -283,12 +304,22 @@ impl<D: Disk> Tree<D> {
         }
         pin.ensure();
         let mut result = Vec::with_capacity(out.len());
+        let mut overflow = Vec::new();
         for (k, v) in out {
-            let bytes = match v {
-                Value::Inline(b) => b.into_vec(),
-                Value::Overflow { extent, len } => self.read_overflow(extent, len).await?,
-            };
-            result.push((k, bytes));
+            match v {
+                Value::Inline(b) => result.push((k, b.into_vec())),
+                Value::Overflow { extent, len } => {
+                    overflow.push((result.len(), extent, len));
+                    result.push((k, Vec::new()));
+                }
+            }
+        }
+        for reads in overflow.chunks(OVERFLOW_READS_MAX) {
+            let values =
+                try_join_all(reads.iter().map(|&(_, e, len)| self.read_overflow(e, len))).await?;
+            for (&(at, _, _), v) in reads.iter().zip(values) {
+                result[at].1 = v;
+            }
         }
         Ok(result)
     }
@@ -520,6 +551,30 @@ fn value_len(v: &Value) -> usize {
     }
 }
 
+/// How many siblings a scan reads ahead when it must read a node: none before it has seen a
+/// leaf (a short scan may end in the first), then as many leaves as it looks like needing
+/// to reach `limit` entries or `max_bytes`, at the rate of the leaves it saw, up to
+/// [`SCAN_READS_MAX`] extents in all.
+fn read_ahead(
+    leaves: usize,
+    entries: usize,
+    bytes: usize,
+    limit: usize,
+    max_bytes: usize,
+) -> usize {
+    if leaves == 0 {
+        return 0;
+    }
+    let per_leaf = (entries / leaves).max(1);
+    let by_count = (limit - entries).div_ceil(per_leaf);
+    let per_leaf_bytes = (bytes / leaves).max(1);
+    let by_bytes = max_bytes.saturating_sub(bytes).div_ceil(per_leaf_bytes);
+    by_count
+        .min(by_bytes)
+        .saturating_sub(1)
+        .min(SCAN_READS_MAX - 1)
+}
+
 fn initial_seek(lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool) -> Option<Seek> {
     Some(if reverse {
         match hi {
@@ -534,22 +589,6 @@ fn initial_seek(lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool) -> Option<See
             Bound::Excluded(k) => Seek::Gt(k.to_vec()),
         }
     })
-}
-
-/// Whether a continuation point lies entirely outside `lo..hi`.
-fn beyond(seek: &Seek, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
-    match seek {
-        Seek::Ge(f) => match hi {
-            Bound::Unbounded => false,
-            Bound::Included(h) => f.as_slice() > h,
-            Bound::Excluded(h) => f.as_slice() >= h,
-        },
-        Seek::Lt(f) => match lo {
-            Bound::Unbounded => false,
-            Bound::Included(l) | Bound::Excluded(l) => f.as_slice() <= l,
-        },
-        _ => false,
-    }
 }
 
 /// Checks every key and value against the limits.
