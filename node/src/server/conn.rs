@@ -14,10 +14,15 @@
 //! connection goes on. An idle connection is closed after the idle timeout. Nothing a
 //! client sends can panic the shard or stall other connections: the reader yields to other
 //! tasks when the executor asks after each read.
+//!
+//! Between requests a connection with nothing of its own in flight first polls its socket
+//! with non-blocking reads for `runtime.spin_before_park_us` (letting the executor run
+//! between short bursts), and only then waits through glommio: see [`poll_socket`] for why.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,12 +46,18 @@ const ANSWERS_QUEUED_MAX: usize = 1024;
 const INLINE_ANSWERS_FIRST_SEND: usize = 2;
 /// Answers the reader completed itself that leave in one send, at most.
 const INLINE_ANSWERS_PER_SEND_MAX: usize = 16;
+/// Longest a connection polls its socket without letting the executor run (see
+/// [`poll_socket`]). Measured, one node, one shard, GetItem at 1 / 16 / 64 in flight: 0 µs
+/// (one `recv` per executor pass) 18.5k / 258k / 389k per second, 5 µs 21.5k / 268k /
+/// 400k, 10 µs 20.5k / 292k / 385k (single 3 s runs, noisy); PutItem unchanged.
+const POLL_BURST: Duration = Duration::from_micros(5);
 
 /// Serves one connection until the peer closes it, it idles out, or it breaks framing.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "set_nodelay failed");
     }
+    let fd = stream.as_raw_fd();
     let (mut reader, writer) = stream.split();
     // The reader sends the answers it completed itself, the writer task those of requests
     // that waited: both through this lock.
@@ -72,23 +83,32 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         }
     });
     let tx = Rc::new(tx);
-    let in_flight = Rc::new(Semaphore::new(
-        shard.config.limits.requests_in_flight_per_connection_max as u64,
-    ));
+    let in_flight_max = shard.config.limits.requests_in_flight_per_connection_max as u64;
+    let in_flight = Rc::new(Semaphore::new(in_flight_max));
     let idle = Duration::from_secs(shard.config.limits.idle_timeout_s);
+    let polling = Duration::from_micros(shard.config.runtime.spin_before_park_us);
     let mut frames = FrameReader::new();
     let mut buf = vec![0u8; READ_CHUNK_BYTES];
     let mut answers: Vec<u8> = Vec::with_capacity(WRITE_BATCH_BYTES);
     let mut answered = 0usize;
     let mut next_send = INLINE_ANSWERS_FIRST_SEND;
     'conn: loop {
-        let read = glommio::timer::timeout(idle, async {
-            reader
-                .read(&mut buf)
-                .await
-                .map_err(glommio::GlommioError::IoError)
-        })
-        .await;
+        // A request of this connection still waiting in a task of its own (a write for its
+        // flush) is what comes next, not the client: the shard's CPU is then better left to
+        // the flush (its io_uring worker shares the CPU).
+        let waiting = in_flight.available() < in_flight_max;
+        let window = if waiting { Duration::ZERO } else { polling };
+        let read = match poll_socket(fd, &mut buf, window).await {
+            Some(read) => read,
+            None => glommio::timer::timeout(idle, async {
+                reader
+                    .read(&mut buf)
+                    .await
+                    .map_err(glommio::GlommioError::IoError)
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string())),
+        };
         let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
@@ -149,6 +169,53 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     }
     drop(tx);
     writer_task.await;
+}
+
+/// Reads what the client sent next by polling the socket with non-blocking `recv` for at
+/// most `window`; `None` if nothing came (the caller then waits through glommio, which arms
+/// an io_uring poll on the socket).
+///
+/// Why: with a poll armed, the client's send completes it through io_uring task work, which
+/// interrupts the shard's CPU (a reschedule IPI: ~20 µs of the VM's time per request at one
+/// in flight, measured with perf) even while the shard polls anyway. With no waiter on the
+/// socket the send only queues the data. One node, one shard, GetItem at 1 / 16 / 64 in
+/// flight: 10.2k / 165k / 311k → 21.5k / 268k / 400k per second (bench/README.md).
+/// Fairness: the task polls for at most [`POLL_BURST`] at a time, then waits on a timer, so
+/// the executor runs its other tasks and reaps I/O completions and timers between bursts.
+async fn poll_socket(
+    fd: RawFd,
+    buf: &mut [u8],
+    window: Duration,
+) -> Option<std::io::Result<usize>> {
+    if window.is_zero() {
+        return None;
+    }
+    let deadline = Instant::now() + window;
+    loop {
+        let burst_end = Instant::now() + POLL_BURST;
+        loop {
+            // SAFETY: `buf` is valid for `buf.len()` bytes of writes; `fd` is the socket of
+            // the caller's stream, open while the caller holds it.
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n >= 0 {
+                return Some(Ok(n as usize));
+            }
+            let error = std::io::Error::last_os_error();
+            match error.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => {}
+                _ => return Some(Err(error)),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            if now >= burst_end {
+                break;
+            }
+        }
+        glommio::timer::sleep(Duration::from_micros(1)).await;
+    }
 }
 
 /// Sends `answers` through the connection's writer and empties it (giving back what one

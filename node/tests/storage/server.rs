@@ -449,6 +449,58 @@ fn hostile_input_gets_typed_errors_or_a_closed_connection_while_others_are_serve
     ok.expect("served after hostile input");
 }
 
+/// A served connection first polls its socket, then waits through io_uring (server/conn.rs):
+/// requests must be answered whichever of the two finds them, a frame may arrive in parts
+/// across both, other connections are served meanwhile, and a client that hangs up while
+/// its connection polls closes it.
+#[test]
+fn requests_are_answered_whether_the_connection_polls_or_waits_for_them() {
+    let node = Node::start(1);
+    let mut a = node.conn(0);
+    let mut b = node.conn(0);
+    let created: Answer<msg::CreateTableResponse> = a.call(&create_table("poll"));
+    created.expect("create");
+    let key = |i: i64| item(&[("pk", s("p")), ("sk", n(i))]);
+    // Pauses shorter and longer than the polling window (50 µs by default) between requests,
+    // alternating connections.
+    let pauses = [0u64, 0, 1, 0, 5, 30, 0, 2, 100, 0];
+    for (i, pause) in pauses.iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(*pause));
+        let conn = if i % 3 == 0 { &mut b } else { &mut a };
+        let mut it = key(i as i64);
+        it.insert("v".into(), n(i as i64 * 7));
+        let put: Answer<msg::PutItemResponse> = conn.call(&put("poll", it));
+        put.expect("put");
+        std::thread::sleep(Duration::from_millis(*pause));
+        let got: Answer<msg::GetItemResponse> = conn.call(&get("poll", key(i as i64)));
+        let got = got.expect("get").item.expect("item");
+        assert_eq!(got.get("v"), Some(&n(i as i64 * 7)), "item {i}");
+    }
+
+    // One frame in three parts: the first found by polling, the rest after the window.
+    let id = 99;
+    let frame = encode_frame(id, &get("poll", key(3))).expect("encode");
+    let third = frame.len() / 3;
+    for (part, pause) in [
+        (0..third, 0),
+        (third..2 * third, 20),
+        (2 * third..frame.len(), 0),
+    ] {
+        std::thread::sleep(Duration::from_millis(pause));
+        a.stream.write_all(&frame[part]).expect("send part");
+    }
+    let got: Answer<msg::GetItemResponse> = a.answer(id);
+    assert_eq!(got.expect("get").item.expect("item").get("v"), Some(&n(21)));
+
+    // A client that hangs up right after its answer: its connection ends, the others go on.
+    let mut c = node.conn(0);
+    let got: Answer<msg::GetItemResponse> = c.call(&get("poll", key(1)));
+    got.expect("get");
+    drop(c);
+    let got: Answer<msg::GetItemResponse> = b.call(&get("poll", key(2)));
+    assert_eq!(got.expect("get").item.expect("item").get("v"), Some(&n(14)));
+}
+
 /// Runs `shoal-node run` for node 1 of `node`'s cluster file on `data`, expecting it to
 /// refuse to start: returns its stderr.
 fn start_refused(node: &Node, data: &std::path::Path) -> String {
