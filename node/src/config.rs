@@ -86,7 +86,7 @@ pub struct RaftSection {
     /// Ticks between leader heartbeats.
     pub heartbeat_ticks: usize,
     /// Log entries a leader keeps for a lagging follower after a checkpoint; a follower
-    /// further behind is sent a snapshot.
+    /// further behind is sent a snapshot. Followers keep as many, for when they lead.
     #[serde(default = "default_log_kept_for_followers")]
     pub log_kept_for_followers: u64,
     /// Bytes of applied log entries a group keeps in memory for followers that have not

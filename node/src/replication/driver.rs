@@ -135,7 +135,8 @@ pub struct DriverConfig {
     /// Ticks between heartbeats.
     pub heartbeat_ticks: usize,
     /// Entries a leader keeps for a lagging follower after a checkpoint made them redundant
-    /// here; beyond it the log is compacted anyway and that follower gets a snapshot.
+    /// here; beyond it the log is compacted anyway and that follower gets a snapshot. Other
+    /// replicas keep this many too, for when they lead.
     pub log_kept_for_followers: u64,
     /// Bytes of applied entries a group keeps in memory for followers that have not
     /// acknowledged them; older ones are read back from the WAL when a follower needs them.
@@ -1086,7 +1087,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 continue;
             };
             let kept = self.inner.config.log_kept_for_followers;
-            let mut index = compaction_point(&g.raw, index, kept);
+            let mut index = compaction_point(slowest_follower(&g.raw), index, kept);
             // A transfer in flight needs the entries after its snapshot.
             for out in st
                 .snapshots_out
@@ -1622,11 +1623,17 @@ fn hand_over_fetched<O>(st: &mut State<O>) {
     }
 }
 
-fn compaction_point(raw: &RawNode<GroupLog>, checkpointed: u64, kept: u64) -> u64 {
-    let Some(slowest) = slowest_follower(raw) else {
-        return checkpointed;
-    };
-    checkpointed.min(slowest.max(checkpointed.saturating_sub(kept)))
+/// Where a replica compacts its log after a checkpoint that holds `checkpointed`: a leader
+/// keeps what its slowest follower (`slowest`) still lacks, at most `kept` entries; any
+/// other replica keeps the last `kept` entries, since it may lead next and then catch a
+/// lagging follower up from its log (compacting everything, a follower that won an election
+/// under load sent a returning node a snapshot where entries would do).
+fn compaction_point(slowest: Option<u64>, checkpointed: u64, kept: u64) -> u64 {
+    let floor = checkpointed.saturating_sub(kept);
+    match slowest {
+        Some(slowest) => checkpointed.min(slowest.max(floor)),
+        None => floor,
+    }
 }
 
 /// Whether a message travels on the control lane (ahead of bulk appends).
@@ -1644,6 +1651,17 @@ fn proposal_id(context: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compaction_keeps_what_followers_lack_within_the_budget_and_the_budget_off_leaders() {
+        // A leader: the slowest follower's position, within `kept` of the checkpoint.
+        assert_eq!(compaction_point(Some(90), 100, 50), 90);
+        assert_eq!(compaction_point(Some(10), 100, 50), 50);
+        assert_eq!(compaction_point(Some(120), 100, 50), 100);
+        // Not a leader: the last `kept` entries stay, whoever lacks them.
+        assert_eq!(compaction_point(None, 100, 50), 50);
+        assert_eq!(compaction_point(None, 100, 500), 0);
+    }
 
     #[test]
     fn proposals_overwritten_below_the_applied_index_are_answered_dropped() {
