@@ -186,6 +186,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
 /// flight: 10.2k / 165k / 311k → 21.5k / 268k / 400k per second (bench/README.md).
 /// Fairness: the task polls for at most [`POLL_BURST`] at a time, then waits on a timer, so
 /// the executor runs its other tasks and reaps I/O completions and timers between bursts.
+/// At most one connection of a shard polls at a time (the others wait through glommio at
+/// once), so the bursts of many connections never add up to a long stall of the shard.
 /// Stops early (`None`) once `keep_polling` says so between two bursts.
 async fn poll_socket(
     fd: RawFd,
@@ -196,6 +198,7 @@ async fn poll_socket(
     if window.is_zero() {
         return None;
     }
+    let _turn = PollingTurn::take()?;
     let deadline = Instant::now() + window;
     loop {
         let burst_end = Instant::now() + POLL_BURST;
@@ -224,6 +227,26 @@ async fn poll_socket(
         if !keep_polling() {
             return None;
         }
+    }
+}
+
+thread_local! {
+    /// Whether a connection of this thread's shard is polling its socket.
+    static POLLING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The shard's one polling turn, given back when dropped (also when the polling future is).
+struct PollingTurn;
+
+impl PollingTurn {
+    fn take() -> Option<PollingTurn> {
+        (!POLLING.replace(true)).then_some(PollingTurn)
+    }
+}
+
+impl Drop for PollingTurn {
+    fn drop(&mut self) {
+        POLLING.set(false);
     }
 }
 
@@ -256,5 +279,23 @@ async fn answer_frame_error(tx: &local_channel::LocalSender<Vec<u8>>, e: &FrameE
     let error = Error::validation(format!("unusable frame: {e}"));
     if let Ok(frame) = encode_frame(id, &ErrorReply::from_error(&error)) {
         let _ = tx.send(frame).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_connection_of_a_shard_polls_at_a_time() {
+        let first = PollingTurn::take().expect("a free turn");
+        assert!(PollingTurn::take().is_none(), "a second poller");
+        drop(first);
+        let again = PollingTurn::take().expect("the turn came back");
+        // Another shard's thread has a turn of its own.
+        std::thread::spawn(|| assert!(PollingTurn::take().is_some()))
+            .join()
+            .expect("other thread");
+        drop(again);
     }
 }
