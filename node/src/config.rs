@@ -124,8 +124,8 @@ pub struct RuntimeSection {
     /// a wake-up per hop when the shard has its CPU to itself. 0 parks at once: right when
     /// several shards (several nodes of a local cluster) share a CPU, where one polling
     /// shard takes the CPU from the other. A client connection that has just been served
-    /// and waits for nothing of its own polls its socket as long before it arms an io_uring
-    /// poll on it (server/conn.rs).
+    /// and waits for nothing (its own requests, the log's flush) polls its socket as long
+    /// before it arms an io_uring poll on it (server/conn.rs).
     pub spin_before_park_us: u64,
 }
 

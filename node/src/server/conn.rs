@@ -15,9 +15,10 @@
 //! client sends can panic the shard or stall other connections: the reader yields to other
 //! tasks when the executor asks after each read.
 //!
-//! Between requests a connection with nothing of its own in flight first polls its socket
-//! with non-blocking reads for `runtime.spin_before_park_us` (letting the executor run
-//! between short bursts), and only then waits through glommio: see [`poll_socket`] for why.
+//! Between requests a connection with nothing of its own in flight, on a shard whose log
+//! has no flush to finish, first polls its socket with non-blocking reads for
+//! `runtime.spin_before_park_us` (letting the executor run between short bursts), and only
+//! then waits through glommio: see [`poll_socket`] for why.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
@@ -252,8 +253,7 @@ impl Drop for PollingTurn {
 
 /// Whether the shard's log has appended records that are not durable yet.
 fn flushing(shard: &Shard) -> bool {
-    let wal = shard.engine.wal();
-    wal.last_ticket() > wal.durable_seq()
+    !shard.engine.wal().all_durable()
 }
 
 /// Sends `answers` through the connection's writer and empties it (giving back what one

@@ -99,6 +99,12 @@ fn concurrent_appends_share_flushes() {
         let (wal, _) = open_collect(&disk, &dir, WalConfig::default())
             .await
             .expect("open");
+        assert!(wal.all_durable(), "nothing appended yet");
+        let p = payload(99, 0);
+        let ticket = wal.append_now(&entry(99, 1, &p)).expect("append");
+        assert!(!wal.all_durable(), "an appended record awaits its flush");
+        wal.wait_durable(ticket).await.expect("durable");
+        assert!(wal.all_durable(), "flushed");
         let before = wal.stats().flushes;
         let mut tasks = Vec::new();
         for w in 0..64u64 {

@@ -524,6 +524,12 @@ impl<D: Disk> Wal<D> {
         self.shared.state.borrow().next_batch_seq - 1
     }
 
+    /// Whether every record appended so far is durable (no flush pending or in flight).
+    pub fn all_durable(&self) -> bool {
+        let st = self.shared.state.borrow();
+        st.durable_seq + 1 >= st.next_batch_seq
+    }
+
     /// Highest durable batch number.
     pub fn durable_seq(&self) -> u64 {
         self.shared.state.borrow().durable_seq
