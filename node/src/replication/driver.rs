@@ -62,8 +62,18 @@ use crate::storage::{Engine, StorageError};
 
 /// Proposals queued per shard before `propose` waits.
 pub const PROPOSALS_QUEUED_MAX: usize = 65_536;
-/// Entries applied per group per pass (keeps one busy group from starving the loop).
-const APPLY_BATCH_MAX: usize = 4096;
+/// Entries applied before the loop lets the shard's other tasks run (the answered requests'
+/// tasks, the connections' writers and readers). Their clients get the first answers and
+/// send their next requests while the rest of the flush applies, so the next flush starts
+/// with part of them while this one's answers still go out: group commits overlap CPU work
+/// instead of alternating with it. Applying a whole flush before answering any of it held
+/// 64 clients of one shard in lockstep (one flush of 64 puts, then ~500 µs of CPU with the
+/// disk idle). One node, one shard, PutItem at 64 in flight with synced log writes: 8
+/// entries 95-106k/s, 4096 (a whole flush) 78-83k/s; 4 and 16 did no better than 8.
+/// Replicated groups apply whole: their next commit waits for a follower's acknowledgement,
+/// not for the local disk, and chunks only delayed the loop's next pass (three nodes,
+/// PutItem at 64 in flight: 26-31k/s with chunks of 8, 28-35k/s without).
+const APPLY_CHUNK: usize = 8;
 /// Peer messages queued for the next pass before the receiver waits.
 const INBOX_MESSAGES_MAX: usize = 65_536;
 /// Snapshot frames queued for the snapshot task (8 transfers' windows) before more are
@@ -972,10 +982,29 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         Ok((committed, snapshots, stepped, !installed.is_empty()))
     }
 
-    /// Applies each group's committed entries in order, in bounded chunks.
+    /// Applies each group's committed entries in order: a replicated group's all at once, a
+    /// single replica's [`APPLY_CHUNK`] at a time, letting the shard's other tasks run
+    /// between chunks.
     async fn apply_groups(&self, batches: &[(u64, Vec<Entry>)]) -> Result<(), StorageError> {
+        let mut first = true;
         for (group, entries) in batches {
-            for chunk in entries.chunks(APPLY_BATCH_MAX) {
+            let replicated = self
+                .inner
+                .state
+                .borrow()
+                .groups
+                .get(group)
+                .is_some_and(|g| g.voters > 1);
+            let chunk_len = if replicated {
+                entries.len().max(1)
+            } else {
+                APPLY_CHUNK
+            };
+            for chunk in entries.chunks(chunk_len) {
+                if !first {
+                    glommio::executor().yield_now().await;
+                }
+                first = false;
                 self.apply_entries(*group, chunk).await?;
             }
         }

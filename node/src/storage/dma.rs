@@ -137,6 +137,24 @@ impl Disk for DmaDisk {
         })
     }
 
+    async fn open_synced(&self, path: &Path) -> io::Result<DmaDiskFile> {
+        // virtio-blk and most SSDs lack FUA, so the kernel follows each write with a cache
+        // flush itself (ext4/xfs direct I/O: the block is already allocated and written, so
+        // no metadata has to go along): the same durability as write + fdatasync, in one
+        // io_uring request instead of two completions the shard must reap in turn.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_DSYNC)
+            .dma_open(path)
+            .await
+            .map_err(io::Error::from)?;
+        Ok(DmaDiskFile {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let d = glommio::io::Directory::open(dir)
             .await

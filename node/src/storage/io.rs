@@ -51,6 +51,12 @@ pub trait Disk: Clone + 'static {
     /// file is not durable until [`Disk::sync_dir`] on its directory.
     async fn open(&self, path: &Path, create: bool) -> io::Result<Self::File>;
 
+    /// Opens the existing file `path` for reading and for synced writes: a write to it
+    /// resolves once its bytes are durable (`O_DSYNC`), as a write followed by
+    /// [`DiskFile::fdatasync`] would, in one I/O. The log writes its flushes this way (see
+    /// `wal::log`).
+    async fn open_synced(&self, path: &Path) -> io::Result<Self::File>;
+
     /// Makes the directory entries of `dir` (creations, renames, removals) durable.
     async fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 
@@ -138,6 +144,7 @@ pub struct File<D: Disk> {
     inner: D::File,
     path: PathBuf,
     latch: Latch,
+    synced: bool,
 }
 
 impl<D: Disk> File<D> {
@@ -157,7 +164,29 @@ impl<D: Disk> File<D> {
             inner,
             path: path.to_path_buf(),
             latch: latch.clone(),
+            synced: false,
         })
+    }
+
+    /// Opens the existing file `path` for synced writes ([`Disk::open_synced`]): every
+    /// [`File::write`] that succeeds is durable.
+    pub async fn open_synced(disk: &D, path: &Path, latch: &Latch) -> Result<Self, StorageError> {
+        latch.check()?;
+        let inner = disk
+            .open_synced(path)
+            .await
+            .map_err(|e| StorageError::io("open", path, e))?;
+        Ok(Self {
+            inner,
+            path: path.to_path_buf(),
+            latch: latch.clone(),
+            synced: true,
+        })
+    }
+
+    /// Whether writes to this file are durable when they complete.
+    pub fn is_synced(&self) -> bool {
+        self.synced
     }
 
     /// The file's path.
@@ -206,7 +235,8 @@ impl<D: Disk> File<D> {
             .map_err(|e| StorageError::io("read", &self.path, e))
     }
 
-    /// Writes one buffer of at most [`IO_SIZE_MAX`] bytes at `pos`; an error trips the latch.
+    /// Writes one buffer of at most [`IO_SIZE_MAX`] bytes at `pos` (durable when it
+    /// resolves if the file [`File::is_synced`]); an error trips the latch.
     pub async fn write(&self, buf: D::Buf, pos: u64) -> Result<(), StorageError> {
         self.latch.check()?;
         check_aligned(pos, buf.len());

@@ -7,6 +7,9 @@
 //! of RUNTIME-NOTES §6.5. Directory entries (creations, renames, removals) survive a crash
 //! only after `sync_dir`, as on a real filesystem without `dirsync`.
 //!
+//! A file opened with [`Disk::open_synced`] makes each write's own sectors durable one turn
+//! after writing them, as an `O_DSYNC` write does (the flush counts as an fdatasync).
+//!
 //! Injected faults: the Nth write or fdatasync from now fails with EIO; a byte flipped at
 //! rest ([`SimDisk::corrupt`]). The engine must detect each of these, never return damaged
 //! bytes as data, and fail-stop on write and sync errors.
@@ -268,6 +271,8 @@ pub struct SimFile {
     disk: SimDisk,
     id: u64,
     life: u64,
+    /// Opened with [`Disk::open_synced`]: each write ends with a sync of its own sectors.
+    synced: bool,
 }
 
 impl SimFile {
@@ -324,7 +329,14 @@ impl Disk for SimDisk {
             disk: self.clone(),
             id,
             life,
+            synced: false,
         })
+    }
+
+    async fn open_synced(&self, path: &Path) -> io::Result<SimFile> {
+        let mut file = self.open(path, false).await?;
+        file.synced = true;
+        Ok(file)
     }
 
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -420,6 +432,29 @@ impl DiskFile for SimFile {
         let first = start / SECTOR_SIZE;
         let last = end.div_ceil(SECTOR_SIZE);
         file.dirty.extend((first..last).map(|s| s as u64));
+        if !self.synced {
+            return Ok(());
+        }
+        // O_DSYNC: the bytes are written, the device flush that makes them durable follows.
+        // A crash before it keeps any subset of their sectors (a torn write); a failed flush
+        // is an fdatasync failure and counts as one.
+        drop(s);
+        io_turn().await;
+        let mut s = self.live()?;
+        if s.fail_sync_at == Some(s.syncs) {
+            s.fail_sync_at = None;
+            return Err(eio("fdatasync of a synced write"));
+        }
+        s.syncs += 1;
+        let file = s
+            .files
+            .get_mut(&self.id)
+            .ok_or_else(|| eio("write of removed file"))?;
+        for sector in first as u64..last as u64 {
+            if file.dirty.remove(&sector) {
+                copy_sector(&file.current, &mut file.durable, sector);
+            }
+        }
         Ok(())
     }
 

@@ -403,7 +403,7 @@ pub async fn recover<D: Disk>(
     let mut data = Vec::new();
     for &seq in &seqs {
         let path = segment_path(dir, seq);
-        let file = File::open(disk, &path, false, latch).await?;
+        let file = File::open_synced(disk, &path, latch).await?;
         read_for_recovery(&file, seq, &scanner, &mut data).await?;
         match scanner.segment(seq, &path, &data, visit)? {
             SegmentRole::Chain => chain.push((seq, file)),

@@ -160,7 +160,7 @@ pub async fn create_segment<D: Disk>(
         .await
         .map_err(|e| latch.trip("rename", &tmp, &e))?;
     sync_dir(disk, dir, latch).await?;
-    File::open(disk, &path, false, latch).await
+    File::open_synced(disk, &path, latch).await
 }
 
 /// Turns an obsolete segment file into segment `seq`: rename, new header, sync.
@@ -177,7 +177,7 @@ pub async fn recycle_segment<D: Disk>(
         .await
         .map_err(|e| latch.trip("rename", old, &e))?;
     sync_dir(disk, dir, latch).await?;
-    let file = File::open(disk, &path, false, latch).await?;
+    let file = File::open_synced(disk, &path, latch).await?;
     if file.size().await? < segment_size {
         let size = file.size().await?;
         write_zeros(disk, &file, size, segment_size - size, SEGMENT_IO_DEPTH_MAX).await?;
