@@ -124,17 +124,7 @@ impl Disk for DmaDisk {
     }
 
     async fn open(&self, path: &Path, create: bool) -> io::Result<DmaDiskFile> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .dma_open(path)
-            .await
-            .map_err(io::Error::from)?;
-        Ok(DmaDiskFile {
-            file,
-            path: path.to_path_buf(),
-        })
+        open_dma(path, create, 0).await
     }
 
     async fn open_synced(&self, path: &Path) -> io::Result<DmaDiskFile> {
@@ -142,17 +132,7 @@ impl Disk for DmaDisk {
         // flush itself (ext4/xfs direct I/O: the block is already allocated and written, so
         // no metadata has to go along): the same durability as write + fdatasync, in one
         // io_uring request instead of two completions the shard must reap in turn.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_DSYNC)
-            .dma_open(path)
-            .await
-            .map_err(io::Error::from)?;
-        Ok(DmaDiskFile {
-            file,
-            path: path.to_path_buf(),
-        })
+        open_dma(path, false, libc::O_DSYNC).await
     }
 
     async fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -187,6 +167,22 @@ impl Disk for DmaDisk {
     async fn exists(&self, path: &Path) -> io::Result<bool> {
         path.try_exists()
     }
+}
+
+/// Opens `path` for direct reads and writes with the extra open `flags`.
+async fn open_dma(path: &Path, create: bool, flags: libc::c_int) -> io::Result<DmaDiskFile> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .custom_flags(flags)
+        .dma_open(path)
+        .await
+        .map_err(io::Error::from)?;
+    Ok(DmaDiskFile {
+        file,
+        path: path.to_path_buf(),
+    })
 }
 
 /// Sorted names of the regular files in `dir`.

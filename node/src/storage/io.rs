@@ -156,31 +156,27 @@ impl<D: Disk> File<D> {
         latch: &Latch,
     ) -> Result<Self, StorageError> {
         latch.check()?;
-        let inner = disk
-            .open(path, create)
-            .await
-            .map_err(|e| StorageError::io("open", path, e))?;
-        Ok(Self {
-            inner,
-            path: path.to_path_buf(),
-            latch: latch.clone(),
-            synced: false,
-        })
+        Self::opened(disk.open(path, create).await, path, latch, false)
     }
 
     /// Opens the existing file `path` for synced writes ([`Disk::open_synced`]): every
     /// [`File::write`] that succeeds is durable.
     pub async fn open_synced(disk: &D, path: &Path, latch: &Latch) -> Result<Self, StorageError> {
         latch.check()?;
-        let inner = disk
-            .open_synced(path)
-            .await
-            .map_err(|e| StorageError::io("open", path, e))?;
+        Self::opened(disk.open_synced(path).await, path, latch, true)
+    }
+
+    fn opened(
+        inner: io::Result<D::File>,
+        path: &Path,
+        latch: &Latch,
+        synced: bool,
+    ) -> Result<Self, StorageError> {
         Ok(Self {
-            inner,
+            inner: inner.map_err(|e| StorageError::io("open", path, e))?,
             path: path.to_path_buf(),
             latch: latch.clone(),
-            synced: true,
+            synced,
         })
     }
 

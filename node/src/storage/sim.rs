@@ -64,6 +64,18 @@ struct SimFileData {
     dirty: BTreeSet<u64>,
 }
 
+impl SimState {
+    /// Counts one sync (`what`), or fails it with EIO if it is the injected failure.
+    fn count_sync(&mut self, what: &str) -> io::Result<()> {
+        if self.fail_sync_at == Some(self.syncs) {
+            self.fail_sync_at = None;
+            return Err(eio(what));
+        }
+        self.syncs += 1;
+        Ok(())
+    }
+}
+
 /// What [`SimDisk::crash`] did, for test diagnostics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CrashReport {
@@ -441,11 +453,7 @@ impl DiskFile for SimFile {
         drop(s);
         io_turn().await;
         let mut s = self.live()?;
-        if s.fail_sync_at == Some(s.syncs) {
-            s.fail_sync_at = None;
-            return Err(eio("fdatasync of a synced write"));
-        }
-        s.syncs += 1;
+        s.count_sync("fdatasync of a synced write")?;
         let file = s
             .files
             .get_mut(&self.id)
@@ -461,13 +469,9 @@ impl DiskFile for SimFile {
     async fn fdatasync(&self) -> io::Result<()> {
         io_turn().await;
         let mut s = self.live()?;
-        if s.fail_sync_at == Some(s.syncs) {
-            s.fail_sync_at = None;
-            // Like Linux after a failed writeback: the dirty state is forgotten, the data
-            // may or may not be on disk. Keep it volatile so a later crash can drop it.
-            return Err(eio("fdatasync"));
-        }
-        s.syncs += 1;
+        // Like Linux after a failed writeback: the dirty state is forgotten, the data may
+        // or may not be on disk. On failure it stays volatile so a later crash can drop it.
+        s.count_sync("fdatasync")?;
         let file = s
             .files
             .get_mut(&self.id)
