@@ -60,8 +60,15 @@ pub struct StorageSection {
     pub io_memory_bytes: usize,
     /// Log segment size, bytes.
     pub wal_segment_bytes: u64,
+    /// Log flushes written at once (1: each waits for the one before it).
+    #[serde(default = "wal_flushes_in_flight_default")]
+    pub wal_flushes_in_flight: usize,
     /// Seconds between checkpoints while anything is dirty.
     pub checkpoint_interval_s: u64,
+}
+
+fn wal_flushes_in_flight_default() -> usize {
+    crate::storage::wal::FLUSHES_IN_FLIGHT_DEFAULT
 }
 
 impl Default for StorageSection {
@@ -70,6 +77,7 @@ impl Default for StorageSection {
             cache_bytes: 256 << 20,
             io_memory_bytes: IO_MEMORY_DEFAULT,
             wal_segment_bytes: 64 << 20,
+            wal_flushes_in_flight: wal_flushes_in_flight_default(),
             checkpoint_interval_s: 10,
         }
     }
@@ -215,6 +223,7 @@ impl NodeConfig {
     pub fn engine_config(&self) -> EngineConfig {
         let mut c = EngineConfig::with_cache_bytes(self.storage.cache_bytes);
         c.wal.segment_size = self.storage.wal_segment_bytes;
+        c.wal.flushes_in_flight_max = self.storage.wal_flushes_in_flight;
         c.checkpoint_interval = Duration::from_secs(self.storage.checkpoint_interval_s);
         c
     }

@@ -136,6 +136,9 @@ enum Cmd {
         /// Log bytes to replay in the recovery test.
         #[arg(long, default_value_t = 1 << 30)]
         recovery_bytes: u64,
+        /// Log flushes written at once (the node's `storage.wal_flushes_in_flight`).
+        #[arg(long, default_value_t = shoal_node::storage::wal::FLUSHES_IN_FLIGHT_DEFAULT)]
+        wal_flushes_in_flight: usize,
         /// Tests: disk, put, get, get10x, scan, recovery, or all.
         #[arg(long, value_delimiter = ',', default_value = "all")]
         tests: Vec<String>,
@@ -323,6 +326,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys,
             cache_bytes,
             recovery_bytes,
+            wal_flushes_in_flight,
             tests,
         } => {
             bench_storage::run(bench_storage::BenchConfig {
@@ -333,6 +337,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 keys,
                 cache_bytes,
                 recovery_bytes,
+                wal_flushes_in_flight,
                 tests,
             })?;
             Ok(ExitCode::SUCCESS)

@@ -42,6 +42,8 @@ pub struct BenchConfig {
     pub cache_bytes: usize,
     /// Log bytes written before the recovery test.
     pub recovery_bytes: u64,
+    /// Log flushes written at once.
+    pub wal_flushes_in_flight: usize,
     /// Tests to run: disk, put, get, get10x, scan, recovery.
     pub tests: Vec<String>,
 }
@@ -181,9 +183,10 @@ async fn disk_baseline(cfg: &BenchConfig) -> anyhow::Result<Vec<Row>> {
     Ok(vec![writes, reads])
 }
 
-fn bench_engine_config(cache_bytes: usize) -> EngineConfig {
+fn bench_engine_config(cfg: &BenchConfig, cache_bytes: usize) -> EngineConfig {
     let mut c = EngineConfig::with_cache_bytes(cache_bytes);
     c.checkpoint_interval = Duration::from_secs(5);
+    c.wal.flushes_in_flight_max = cfg.wal_flushes_in_flight;
     c
 }
 
@@ -191,7 +194,7 @@ fn bench_engine_config(cache_bytes: usize) -> EngineConfig {
 async fn puts(cfg: &BenchConfig, writers: usize) -> anyhow::Result<Row> {
     let dir = scratch(cfg, &format!("put-{writers}"))?;
     let disk = DmaDisk::new(&dir).await?;
-    let engine = Engine::open(disk, &dir, bench_engine_config(cfg.cache_bytes)).await?;
+    let engine = Engine::open(disk, &dir, bench_engine_config(cfg, cfg.cache_bytes)).await?;
     let queues = crate::rt::create_queues();
     engine.start_background(Some(queues.background));
     let h = Rc::new(RefCell::new(hist()));
@@ -256,7 +259,7 @@ async fn load(engine: &Engine<DmaDisk>, keys: u64, value_size: usize) -> anyhow:
 async fn gets(cfg: &BenchConfig) -> anyhow::Result<Row> {
     let dir = scratch(cfg, "get")?;
     let disk = DmaDisk::new(&dir).await?;
-    let engine = Engine::open(disk, &dir, bench_engine_config(cfg.cache_bytes)).await?;
+    let engine = Engine::open(disk, &dir, bench_engine_config(cfg, cfg.cache_bytes)).await?;
     load(&engine, cfg.keys, cfg.value_size).await?;
     for k in 0..cfg.keys {
         engine.get(&key(k)).await?;
@@ -274,7 +277,7 @@ async fn gets_beyond_cache(cfg: &BenchConfig) -> anyhow::Result<Vec<Row>> {
     let entry = (KEY_LEN + cfg.value_size + 7) as u64;
     let cache = 16usize << 20;
     let keys = (cache as u64 * 10 / entry).max(cfg.keys);
-    let engine = Engine::open(disk, &dir, bench_engine_config(cache)).await?;
+    let engine = Engine::open(disk, &dir, bench_engine_config(cfg, cache)).await?;
     load(&engine, keys, cfg.value_size).await?;
     let mut rows = Vec::new();
     for readers in [1, 16] {
@@ -332,7 +335,7 @@ async fn timed_gets(
 async fn scans(cfg: &BenchConfig) -> anyhow::Result<Row> {
     let dir = scratch(cfg, "scan")?;
     let disk = DmaDisk::new(&dir).await?;
-    let engine = Engine::open(disk, &dir, bench_engine_config(cfg.cache_bytes)).await?;
+    let engine = Engine::open(disk, &dir, bench_engine_config(cfg, cfg.cache_bytes)).await?;
     load(&engine, cfg.keys, cfg.value_size).await?;
     let mut rng = Pcg64::seed_from_u64(7);
     let mut h = hist();
@@ -363,7 +366,7 @@ async fn scans(cfg: &BenchConfig) -> anyhow::Result<Row> {
 /// Writes `recovery_bytes` of log without a checkpoint, then times a reopen.
 async fn recovery(cfg: &BenchConfig) -> anyhow::Result<Row> {
     let dir = scratch(cfg, "recovery")?;
-    let mut config = bench_engine_config(8 << 30);
+    let mut config = bench_engine_config(cfg, 8 << 30);
     config.checkpoint_interval = Duration::from_secs(3600);
     config.checkpoint_dirty_bytes = 8 << 30;
     config.dirty_bytes_max = 8 << 30;

@@ -415,42 +415,44 @@ impl DiskFile for SimFile {
 
     async fn write_at(&self, buf: SimBuf, pos: u64) -> io::Result<()> {
         io_turn().await;
-        let mut s = self.live()?;
-        if s.fail_write_at == Some(s.writes) {
-            s.fail_write_at = None;
-            return Err(eio("write"));
-        }
-        if let Some(cap) = s.capacity_bytes {
-            let used: u64 = s.files.values().map(|f| f.current.len() as u64).sum();
-            let grows = s.files.get(&self.id).map_or(0, |f| {
-                (pos as usize + buf.len()).saturating_sub(f.current.len()) as u64
-            });
-            if used + grows > cap {
-                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        let (first, last) = {
+            let mut s = self.live()?;
+            if s.fail_write_at == Some(s.writes) {
+                s.fail_write_at = None;
+                return Err(eio("write"));
             }
-        }
-        s.writes += 1;
-        s.last_write = Some((self.id, pos, buf.len()));
-        let file = s
-            .files
-            .get_mut(&self.id)
-            .ok_or_else(|| eio("write of removed file"))?;
-        let start = pos as usize;
-        let end = start + buf.len();
-        if file.current.len() < end {
-            file.current.resize(end, 0);
-        }
-        file.current[start..end].copy_from_slice(&buf);
-        let first = start / SECTOR_SIZE;
-        let last = end.div_ceil(SECTOR_SIZE);
-        file.dirty.extend((first..last).map(|s| s as u64));
+            if let Some(cap) = s.capacity_bytes {
+                let used: u64 = s.files.values().map(|f| f.current.len() as u64).sum();
+                let grows = s.files.get(&self.id).map_or(0, |f| {
+                    (pos as usize + buf.len()).saturating_sub(f.current.len()) as u64
+                });
+                if used + grows > cap {
+                    return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+                }
+            }
+            s.writes += 1;
+            s.last_write = Some((self.id, pos, buf.len()));
+            let file = s
+                .files
+                .get_mut(&self.id)
+                .ok_or_else(|| eio("write of removed file"))?;
+            let start = pos as usize;
+            let end = start + buf.len();
+            if file.current.len() < end {
+                file.current.resize(end, 0);
+            }
+            file.current[start..end].copy_from_slice(&buf);
+            let first = start / SECTOR_SIZE;
+            let last = end.div_ceil(SECTOR_SIZE);
+            file.dirty.extend((first..last).map(|s| s as u64));
+            (first, last)
+        };
         if !self.synced {
             return Ok(());
         }
         // O_DSYNC: the bytes are written, the device flush that makes them durable follows.
         // A crash before it keeps any subset of their sectors (a torn write); a failed flush
         // is an fdatasync failure and counts as one.
-        drop(s);
         io_turn().await;
         let mut s = self.live()?;
         s.count_sync("fdatasync of a synced write")?;

@@ -84,6 +84,7 @@ fn config() -> EngineConfig {
         pending_bytes_max: 256 * 1024,
         record_size_max: 128 * 1024,
         spare_segments_max: 2,
+        flushes_in_flight_max: 2,
     };
     c
 }

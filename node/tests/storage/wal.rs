@@ -18,6 +18,7 @@ fn small_config() -> WalConfig {
         pending_bytes_max: 64 * 1024,
         record_size_max: 32 * 1024,
         spare_segments_max: 2,
+        flushes_in_flight_max: 2,
     }
 }
 
@@ -188,6 +189,71 @@ fn crash_keeps_every_acknowledged_record_and_cuts_the_torn_tail() {
             wal3.close().await.expect("close");
         });
     }
+}
+
+/// Flushes in flight together: a crash may keep a later flush whole and tear an earlier
+/// one (the disk completes them in any order). The later one never vouches for the earlier
+/// (its watermark names only what was durable when it was issued), so recovery cuts at the
+/// torn flush instead of refusing to open, keeps every acknowledged record, and the log
+/// goes on. Crashes at every early turn, each with several sector outcomes.
+#[test]
+fn a_later_flush_that_survives_an_earlier_torn_one_is_cut_with_it() {
+    let mut cut = 0;
+    for turns in 0..4u64 {
+        for seed in 0..24u64 {
+            cut += run(move || async move {
+                let disk = SimDisk::new();
+                let dir = PathBuf::from("/sim/wal");
+                let (wal, _) = open_collect(&disk, &dir, small_config())
+                    .await
+                    .expect("open");
+                for i in 1..=3u64 {
+                    wal.append_durable(&entry(1, i, &payload(1, i)))
+                        .await
+                        .expect("append");
+                }
+                // Two batches pending together (together they exceed a flush), so the
+                // flusher issues both at once: a crash then finds both written, neither
+                // flushed, and keeps any subset of their sectors.
+                let first = vec![5u8; 12_000];
+                let second = vec![6u8; 6_000];
+                let tickets = [
+                    (2, 1, wal.append_now(&entry(2, 1, &first)).expect("append")),
+                    (3, 1, wal.append_now(&entry(3, 1, &second)).expect("append")),
+                ];
+                for _ in 0..turns {
+                    glommio::executor().yield_now().await;
+                }
+                let durable = wal.durable_seq();
+                let acked: Vec<(u64, u64)> = tickets
+                    .iter()
+                    .filter(|(_, _, t)| *t <= durable)
+                    .map(|(s, i, _)| (*s, *i))
+                    .collect();
+                disk.crash(seed * 7919 + turns);
+                let disk = disk.after_crash();
+                let (wal, seen) = open_collect(&disk, &dir, small_config())
+                    .await
+                    .unwrap_or_else(|e| panic!("turns {turns} seed {seed}: reopen: {e}"));
+                for (s, i) in acked.iter().chain(&[(1, 1), (1, 2), (1, 3)]) {
+                    assert!(
+                        seen.iter().any(|(x, y, _)| x == s && y == i),
+                        "turns {turns} seed {seed}: acknowledged record ({s}, {i}) lost"
+                    );
+                }
+                let was_cut = u64::from(wal.stats().recovery.cut.is_some());
+                wal.append_durable(&entry(9, 1, b"after"))
+                    .await
+                    .expect("append after the cut");
+                wal.close().await.expect("close");
+                was_cut
+            });
+        }
+    }
+    assert!(
+        cut > 0,
+        "no crash tore a flush: the test no longer reaches its case"
+    );
 }
 
 #[test]
@@ -410,6 +476,48 @@ fn failed_write_stops_the_log_for_good() {
             .await
             .expect_err("stays failed");
         assert!(again.to_string().contains("injected EIO"), "{again}");
+    });
+}
+
+#[test]
+fn a_failed_flush_among_several_in_flight_fails_every_later_ticket_and_the_log_closes() {
+    run(|| async {
+        let disk = SimDisk::new();
+        let dir = PathBuf::from("/sim/wal");
+        let (wal, _) = open_collect(&disk, &dir, small_config())
+            .await
+            .expect("open");
+        wal.append_durable(&entry(1, 1, b"a"))
+            .await
+            .expect("append");
+        // The first of the next flushes fails; those issued beside it may well succeed,
+        // but none may be acknowledged: a ticket needs every earlier batch durable.
+        disk.fail_write_after(0);
+        let mut tasks = Vec::new();
+        for w in 0..8u64 {
+            let wal = wal.clone();
+            tasks.push(glommio::spawn_local(async move {
+                let big = vec![w as u8; 9_000];
+                wal.append_durable(&entry(2 + w, 1, &big)).await
+            }));
+        }
+        for t in tasks {
+            let result = t.await;
+            assert!(
+                result.is_err(),
+                "acknowledged after a failed flush: {result:?}"
+            );
+        }
+        // The flusher stops (nothing left waits in it), so the log closes, with the failure.
+        let closed = futures::future::select(
+            Box::pin(wal.close()),
+            Box::pin(glommio::timer::sleep(std::time::Duration::from_secs(10))),
+        )
+        .await;
+        assert!(
+            matches!(closed, futures::future::Either::Left((Err(_), _))),
+            "close after a failed flush did not answer with the failure"
+        );
     });
 }
 

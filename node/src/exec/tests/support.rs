@@ -43,6 +43,7 @@ pub async fn engine() -> Engine<SimDisk> {
         pending_bytes_max: 8 << 20,
         record_size_max: 4 << 20,
         spare_segments_max: 1,
+        flushes_in_flight_max: 2,
     };
     Engine::open(SimDisk::new(), Path::new("/sim/exec"), config)
         .await

@@ -2,22 +2,26 @@
 //!
 //! Many logical streams (raft groups, engine batch streams) share one log. `append` encodes a
 //! record into the pending batch and returns a ticket (the batch number); `wait_durable`
-//! resolves once that batch is on disk and fdatasynced. One flusher task writes batches in
-//! order, one at a time: each flush starts on a fresh 4 KiB block, carries a header with its
+//! resolves once that batch, and every batch before it, is on disk and durable. One flusher
+//! task writes batches in order, up to `flushes_in_flight_max` at once (the disk completes
+//! concurrent synced writes in parallel), each flush at its own place after the previous
+//! one: each flush starts on a fresh 4 KiB block, carries a header with its
 //! batch number and the durable watermark, is padded with zeros to a block boundary, and is
 //! durable once its writes complete: segments in use are open for synced writes (`O_DSYNC`,
 //! the kernel flushes the disk's cache after each write), which costs the same device flush
 //! as a write and an fdatasync but one request for the shard to submit and reap instead of
-//! two. Appends made while a flush is in flight join the next batch (group commit). A block
-//! holding an acknowledged record is never written again.
+//! two. Appends made while the most flushes are in flight join the next batch (group commit).
+//! A block holding an acknowledged record is never written again.
 //!
 //! Back-of-the-envelope: one writer pays one synced 4 KiB write per record
 //! (about the disk's flush latency); N concurrent writers share that cost, so throughput
 //! grows with concurrency until a flush carries `flush_bytes_max` bytes.
 //!
 //! Invariants: batch numbers are consecutive; a ticket resolves only after the synced writes
-//! (or the fdatasync) covering its batch returned; after the first failed write or fdatasync the shard's latch
-//! trips and every waiter and later call fails (fsync is never retried).
+//! (or the fdatasync) covering its batch and every earlier batch returned; a flush header's
+//! watermark names only batches durable when the flush was issued; after the first failed
+//! write or fdatasync the shard's latch trips and every waiter and later call fails (fsync is
+//! never retried).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -26,7 +30,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
+use futures::StreamExt;
 use futures::future::try_join_all;
+use futures::stream::FuturesOrdered;
 
 use super::format::{
     FLUSH_HEADER_LEN, FlushHeader, RECORD_HEADER_LEN, Record, RecordKind, SegmentHeader,
@@ -44,6 +50,17 @@ use crate::storage::io::{BLOCK_SIZE, Disk, File, IO_SIZE_MAX, Latch, align_up, s
 /// Bytes of one segment read at once by [`Wal::read`] (records close together share it).
 const READ_RUN_BYTES_MAX: u64 = 1 << 20;
 
+/// Flushes in flight at once by default. This VM's disk completes concurrent synced writes
+/// in parallel (fio, 4 KiB `O_DSYNC` direct writes: 2,618 / 5,897 / 9,193 per second at
+/// queue depth 1 / 2 / 8), so a flush starts while earlier ones are on their way instead of
+/// waiting behind them with the shard idle. One node, one shard, PutItem (three nodes side
+/// by side in one `shoal-bench compare` run, bench/README.md): at 64 in flight depth 1 /
+/// 2 / 4 did 20-24k / 28-38k / 30-35k per second, at 16 in flight 14-18k / 17-24k /
+/// 15-26k; depth 8 did no better than 4.
+pub const FLUSHES_IN_FLIGHT_DEFAULT: usize = 4;
+/// Most flushes in flight a log may be configured for.
+pub const FLUSHES_IN_FLIGHT_MAX: usize = 64;
+
 /// Tunables of the log. Validated by [`WalConfig::validate`].
 #[derive(Debug, Clone)]
 pub struct WalConfig {
@@ -57,6 +74,8 @@ pub struct WalConfig {
     pub record_size_max: usize,
     /// Obsolete segment files kept for reuse; more are deleted.
     pub spare_segments_max: usize,
+    /// Flushes written at once (each its own batch, made durable in batch order).
+    pub flushes_in_flight_max: usize,
 }
 
 impl Default for WalConfig {
@@ -67,6 +86,7 @@ impl Default for WalConfig {
             pending_bytes_max: 32 << 20,
             record_size_max: 16 << 20,
             spare_segments_max: 2,
+            flushes_in_flight_max: FLUSHES_IN_FLIGHT_DEFAULT,
         }
     }
 }
@@ -99,6 +119,13 @@ impl WalConfig {
             return bad(format!(
                 "wal.pending_bytes_max {} must be at least wal.flush_bytes_max {} (> 0)",
                 self.pending_bytes_max, self.flush_bytes_max
+            ));
+        }
+        if !(1..=FLUSHES_IN_FLIGHT_MAX).contains(&self.flushes_in_flight_max) {
+            return bad(format!(
+                "wal.flushes_in_flight_max (storage.wal_flushes_in_flight) {} is not between 1 \
+                 and {FLUSHES_IN_FLIGHT_MAX}",
+                self.flushes_in_flight_max
             ));
         }
         if self.record_size_max < RECORD_HEADER_LEN {
@@ -577,27 +604,84 @@ fn reseal(buf: &mut [u8], recs: &[PendingRec], seq: u64) {
     }
 }
 
-/// The flusher: writes pending batches in order until the log closes or fails.
+/// A flush whose writes were issued: what marking it durable needs.
+struct Issued {
+    batch: Pending,
+    segment: u64,
+    pos: u64,
+    span: usize,
+}
+
+/// What the flusher does next.
+enum Next {
+    /// Write this batch.
+    Issue(Pending),
+    /// The oldest flush in flight ended.
+    Done(Result<Issued, StorageError>),
+    /// Closed (or failed) with nothing left in flight.
+    Stop,
+}
+
+/// The flusher: writes pending batches in order, up to `flushes_in_flight_max` at once,
+/// and marks them durable in batch order, until the log closes or fails.
+///
+/// Each flush's writes run in a task of their own, so they proceed while the flusher
+/// waits for an earlier one. A batch is durable once its writes and those of every earlier
+/// batch completed: `durable_seq` moves through consecutive batches only, so a ticket never
+/// resolves while an earlier batch could still be lost. A batch that must start a new
+/// segment waits until the flushes in flight have ended (only the current segment ever has
+/// writes in flight, so recycling older ones never races with a write).
 async fn run_flusher<D: Disk>(shared: Rc<Shared<D>>) {
+    let depth = shared.config.flushes_in_flight_max;
+    let mut in_flight: FuturesOrdered<crate::rt::Task<Result<Issued, StorageError>>> =
+        FuturesOrdered::new();
+    let mut held: Option<Pending> = None;
+    let mut failed = false;
     loop {
         let next = poll_fn(|cx| {
-            let mut st = shared.state.borrow_mut();
-            if let Some(batch) = st.pending.pop_front() {
-                return Poll::Ready(Some(batch));
+            if let Poll::Ready(Some(done)) = in_flight.poll_next_unpin(cx) {
+                return Poll::Ready(Next::Done(done));
             }
-            if st.closing || shared.latch.is_tripped() {
-                return Poll::Ready(None);
+            let mut st = shared.state.borrow_mut();
+            failed |= shared.latch.is_tripped();
+            if !failed
+                && in_flight.len() < depth
+                && let Some(batch) = held.take().or_else(|| st.pending.pop_front())
+            {
+                let span = align_up(FLUSH_HEADER_LEN + batch.buf.len());
+                let rotates = st.write_pos + span as u64 > shared.config.segment_size;
+                if !rotates || in_flight.is_empty() {
+                    return Poll::Ready(Next::Issue(batch));
+                }
+                // Woken by the flush in flight when it ends.
+                held = Some(batch);
+                return Poll::Pending;
+            }
+            // After a failure nothing more is written (the latch fails every waiter).
+            let nothing_left = failed || (held.is_none() && st.pending.is_empty());
+            if in_flight.is_empty() && nothing_left && (failed || st.closing) {
+                return Poll::Ready(Next::Stop);
             }
             st.flusher = Some(cx.waker().clone());
             Poll::Pending
         })
         .await;
-        let Some(batch) = next else { break };
-        if shared.flush(batch).await.is_err() {
-            break;
-        }
-        if shared.after_flush().await.is_err() {
-            break;
+        match next {
+            Next::Issue(batch) => match shared.issue(batch).await {
+                Ok(writes) => in_flight.push_back(writes),
+                Err(_) => failed = true,
+            },
+            // After a failed flush, later ones that reached the disk are not durable
+            // batches: an earlier batch is missing, so none of them is ever acknowledged.
+            Next::Done(Ok(_)) if failed => {}
+            Next::Done(Ok(issued)) => {
+                shared.complete(issued);
+                if shared.after_flush().await.is_err() {
+                    failed = true;
+                }
+            }
+            Next::Done(Err(_)) => failed = true,
+            Next::Stop => break,
         }
     }
     let mut st = shared.state.borrow_mut();
@@ -608,7 +692,12 @@ async fn run_flusher<D: Disk>(shared: Rc<Shared<D>>) {
 }
 
 impl<D: Disk> Shared<D> {
-    async fn flush(self: &Rc<Self>, mut batch: Pending) -> Result<(), StorageError> {
+    /// Places `batch` after the flushes before it (a new segment first if it does not fit)
+    /// and starts its writes in a task of their own.
+    async fn issue(
+        self: &Rc<Self>,
+        mut batch: Pending,
+    ) -> Result<crate::rt::Task<Result<Issued, StorageError>>, StorageError> {
         let span = align_up(FLUSH_HEADER_LEN + batch.buf.len());
         let needs_rotation = {
             let st = self.state.borrow();
@@ -617,14 +706,19 @@ impl<D: Disk> Shared<D> {
         if needs_rotation {
             self.rotate().await?;
         }
-        let (seq, file, pos, durable_seq) = {
-            let st = self.state.borrow();
+        let (segment, file, pos, durable_seq) = {
+            let mut st = self.state.borrow_mut();
             let (&seq, file) = st.segments.iter().next_back().expect("current segment");
-            (seq, file.clone(), st.write_pos, st.durable_seq)
+            let (file, pos, durable_seq) = (file.clone(), st.write_pos, st.durable_seq);
+            st.write_pos = pos + span as u64;
+            (seq, file, pos, durable_seq)
         };
-        if batch.seed_segment != seq {
-            reseal(&mut batch.buf, &batch.recs, seq);
+        if batch.seed_segment != segment {
+            reseal(&mut batch.buf, &batch.recs, segment);
         }
+        // The watermark a flush carries is what was durable when it was issued: a flush
+        // still in flight before it is not vouched for (recovery relies on this to tell a
+        // torn tail from damage to acknowledged data).
         let header = FlushHeader {
             batch_seq: batch.seq,
             durable_seq,
@@ -632,28 +726,46 @@ impl<D: Disk> Shared<D> {
             record_count: batch.recs.len() as u32,
         };
         let mut head = [0u8; FLUSH_HEADER_LEN];
-        encode_flush_header(&header, segment_seed(seq), &mut head);
-        let mut writes = Vec::new();
+        encode_flush_header(&header, segment_seed(segment), &mut head);
+        let mut chunks = Vec::new();
         let mut at = 0usize;
         while at < span {
             let n = (span - at).min(IO_SIZE_MAX);
             let mut buf = self.disk.alloc(n);
             fill_chunk(&mut buf, at, &head, &batch.buf);
-            writes.push(file.write(buf, pos + at as u64));
+            chunks.push((buf, pos + at as u64));
             at += n;
         }
-        try_join_all(writes).await?;
-        // Segments are open for synced writes (segment.rs): each write above was durable
-        // when it completed, so the flush costs the shard one completion to reap, not a
-        // write's and then an fdatasync's. At 1 / 16 / 64 puts in flight, one node, one
-        // shard: 3.3-3.6k / 37-41k / 82-91k -> 4.6-5.1k / 43-45k / 95-106k per second
-        // (bench/README.md, with the driver's apply chunks).
-        if !file.is_synced() {
-            file.sync().await?;
-        }
+        Ok(crate::rt::spawn(async move {
+            try_join_all(chunks.into_iter().map(|(buf, at)| file.write(buf, at))).await?;
+            // Segments are open for synced writes (segment.rs): each write above was durable
+            // when it completed, so the flush costs the shard one completion to reap, not a
+            // write's and then an fdatasync's. At 1 / 16 / 64 puts in flight, one node, one
+            // shard: 3.3-3.6k / 37-41k / 82-91k -> 4.6-5.1k / 43-45k / 95-106k per second
+            // (bench/README.md, with the driver's apply chunks).
+            if !file.is_synced() {
+                file.sync().await?;
+            }
+            Ok(Issued {
+                batch,
+                segment,
+                pos,
+                span,
+            })
+        }))
+    }
 
+    /// Marks the oldest flush in flight durable: its records enter the index and the
+    /// waiters for its ticket wake.
+    fn complete(&self, issued: Issued) {
+        let Issued {
+            batch,
+            segment,
+            pos,
+            span,
+        } = issued;
         let mut st = self.state.borrow_mut();
-        st.write_pos = pos + span as u64;
+        debug_assert_eq!(batch.seq, st.durable_seq + 1, "flushes complete in order");
         st.durable_seq = batch.seq;
         st.pending_bytes -= batch.buf.len();
         st.stats.flushes += 1;
@@ -671,7 +783,7 @@ impl<D: Disk> Shared<D> {
                 payload,
             };
             let loc = RecordLoc {
-                segment: seq,
+                segment,
                 offset: body + r.offset as u64,
                 len: r.len,
             };
@@ -680,7 +792,6 @@ impl<D: Disk> Shared<D> {
         for w in st.waiters.drain(..) {
             w.wake();
         }
-        Ok(())
     }
 
     /// Housekeeping between flushes: recycle obsolete segments, prepare the next one.

@@ -13,4 +13,4 @@ pub mod segment;
 
 pub use format::{Record, RecordKind};
 pub use index::{RecordLoc, StreamIndex};
-pub use log::{LogEntry, Wal, WalConfig, WalStats};
+pub use log::{FLUSHES_IN_FLIGHT_DEFAULT, LogEntry, Wal, WalConfig, WalStats};

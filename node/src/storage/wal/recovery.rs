@@ -7,17 +7,19 @@
 //! sequence gap) is the candidate end of the log.
 //!
 //! Telling a torn tail from corruption (RUNTIME-NOTES §6.4, pitfall 24): every flush header
-//! carries the highest batch number known durable when it was written. Only one flush is in
-//! flight at a time, so if any valid flush header *after* the break says the broken batch
-//! was durable, that batch was acknowledged: the damage is corruption of acknowledged data,
+//! carries the highest batch number known durable when it was issued (flushes in flight
+//! together never vouch for each other, and tickets resolve in batch order), so if any
+//! valid flush header *after* the break says the broken batch was durable, that batch was
+//! acknowledged: the damage is corruption of acknowledged data,
 //! the shard refuses to open, and the error names the file, offset and reason. Otherwise the
 //! damage belongs to a flush that was never acknowledged: the log is cut there, and any
 //! stale but valid-looking flush headers beyond the cut are zeroed before new appends, so
 //! they can never be mistaken for a continuation later.
 //!
-//! Limitation (inherent to one copy): damage to the very last acknowledged flush, with no
-//! later flush to vouch for it, is indistinguishable from a torn tail. Replication repairs
-//! that case from peers.
+//! Limitation (inherent to one copy): damage to the last acknowledged flushes, with no
+//! later flush issued after they were durable to vouch for them (at most as many as the
+//! log writes at once), is indistinguishable from a torn tail. Replication repairs that
+//! case from peers.
 
 use std::path::{Path, PathBuf};
 
