@@ -1573,11 +1573,35 @@ fn step_inbox<O>(st: &mut State<O>, votes_from: Instant) {
             continue;
         }
         if let Some(g) = st.groups.get_mut(&group) {
-            g.wake();
+            if !(g.hibernating && idle_traffic(&g.raw.raft, &msg)) {
+                g.wake();
+            }
             if let Err(e) = g.raw.step(msg) {
                 tracing::debug!(group, "raft step: {e}");
             }
         }
+    }
+}
+
+/// Whether `msg` is the heartbeat traffic of a group that is idle as it is: a heartbeat
+/// from the leader this replica follows, or a plain heartbeat answer to this leader, both
+/// of the current term. It is stepped without waking a hibernating group: the leader's
+/// last heartbeats travel on another lane than its hibernation notice and may be stepped
+/// after it, and the answers to them arrive after the leader went to sleep; waking for
+/// them kept a follower awake with nobody left to hear from, so it called an election
+/// every few seconds and woke the whole group each time.
+fn idle_traffic<T: raft::Storage>(raft: &raft::Raft<T>, msg: &Message) -> bool {
+    if msg.term != raft.term {
+        return false;
+    }
+    match msg.get_msg_type() {
+        MessageType::MsgHeartbeat => {
+            raft.state == StateRole::Follower && msg.from == raft.leader_id
+        }
+        MessageType::MsgHeartbeatResponse => {
+            raft.state == StateRole::Leader && msg.context.is_empty() && !msg.reject
+        }
+        _ => false,
     }
 }
 
@@ -1690,6 +1714,70 @@ mod tests {
         // Not a leader: the last `kept` entries stay, whoever lacks them.
         assert_eq!(compaction_point(None, 100, 50), 50);
         assert_eq!(compaction_point(None, 100, 500), 0);
+    }
+
+    /// A replica of three voters at term 1, as `role` (follower of 2, or leader).
+    fn replica(leader: bool) -> raft::Raft<raft::storage::MemStorage> {
+        let storage = raft::storage::MemStorage::new_with_conf_state((vec![1, 2, 3], vec![]));
+        let config = Config {
+            id: 1,
+            ..Config::default()
+        };
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let mut raft = raft::Raft::new(&config, storage, &logger).expect("raft");
+        if leader {
+            raft.become_candidate();
+            raft.become_leader();
+        } else {
+            raft.become_follower(1, 2);
+        }
+        raft
+    }
+
+    fn message(kind: MessageType, from: u64, term: u64) -> Message {
+        let mut m = Message::default();
+        m.set_msg_type(kind);
+        m.from = from;
+        m.to = 1;
+        m.term = term;
+        m
+    }
+
+    #[test]
+    fn only_the_current_leaders_heartbeats_and_their_plain_answers_leave_a_group_asleep() {
+        use MessageType::*;
+        let follower = replica(false);
+        assert!(idle_traffic(&follower, &message(MsgHeartbeat, 2, 1)));
+        assert!(
+            !idle_traffic(&follower, &message(MsgHeartbeat, 3, 1)),
+            "not its leader"
+        );
+        assert!(
+            !idle_traffic(&follower, &message(MsgHeartbeat, 2, 2)),
+            "a new term"
+        );
+        assert!(
+            !idle_traffic(&follower, &message(MsgAppend, 2, 1)),
+            "entries"
+        );
+        assert!(
+            !idle_traffic(&follower, &message(MsgRequestPreVote, 3, 2)),
+            "an election"
+        );
+        assert!(!idle_traffic(
+            &follower,
+            &message(MsgHeartbeatResponse, 2, 1)
+        ));
+        let leader = replica(true);
+        assert!(idle_traffic(&leader, &message(MsgHeartbeatResponse, 2, 1)));
+        let mut read_round = message(MsgHeartbeatResponse, 2, 1);
+        read_round.context = vec![7].into();
+        assert!(!idle_traffic(&leader, &read_round), "answers a read round");
+        assert!(!idle_traffic(&leader, &message(MsgAppendResponse, 2, 1)));
+        assert!(
+            !idle_traffic(&leader, &message(MsgHeartbeat, 2, 1)),
+            "not a follower"
+        );
     }
 
     #[test]
