@@ -53,6 +53,10 @@ const INLINE_ANSWERS_PER_SEND_MAX: usize = 16;
 /// 400k, 10 µs 20.5k / 292k / 385k (single 3 s runs, noisy); PutItem unchanged.
 const POLL_BURST: Duration = Duration::from_micros(5);
 
+/// Requests that take at least this long are logged (with their kind), so a client's
+/// timeout can be matched with what the shard did.
+const SLOW_REQUEST: Duration = Duration::from_secs(1);
+
 /// Serves one connection until the peer closes it, it idles out, or it breaks framing.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
@@ -154,8 +158,13 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
                 continue;
             }
             let tx = tx.clone();
+            let started = Instant::now();
             glommio::spawn_local(async move {
                 let frame = answer.await;
+                let took = started.elapsed();
+                if took >= SLOW_REQUEST {
+                    tracing::info!(request = kind.name(), ?took, "slow request");
+                }
                 let _ = tx.send(frame).await;
                 drop(permit);
             })

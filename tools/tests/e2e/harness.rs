@@ -180,6 +180,28 @@ impl TestCluster {
     }
 }
 
+impl TestCluster {
+    /// With `SHOAL_E2E_KEEP_LOGS=DIR`, copies every node's whole log into a new directory
+    /// under DIR (the tails printed on failure rarely hold the start of a fault).
+    fn keep_logs(&self) {
+        let Some(keep) = std::env::var_os("SHOAL_E2E_KEEP_LOGS") else {
+            return;
+        };
+        let Some(name) = self.dir.0.file_name() else {
+            return;
+        };
+        let to = PathBuf::from(keep).join(name);
+        if std::fs::create_dir_all(&to).is_err() {
+            return;
+        }
+        for node in &self.file.nodes {
+            let log = self.cluster_dir().join(format!("node-{}/log", node.id));
+            let _ = std::fs::copy(&log, to.join(format!("node-{}.log", node.id)));
+        }
+        eprintln!("--- node logs kept in {} ---", to.display());
+    }
+}
+
 impl Drop for TestCluster {
     fn drop(&mut self) {
         let gateway_pid = std::fs::read_to_string(self.cluster_dir().join("gateway/pid"));
@@ -192,6 +214,7 @@ impl Drop for TestCluster {
             }
         }
         if std::thread::panicking() {
+            self.keep_logs();
             for node in &self.file.nodes {
                 let log = self.cluster_dir().join(format!("node-{}/log", node.id));
                 let text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -466,8 +466,17 @@ async fn histories_stay_linearizable_through_a_network_cut_packet_loss_and_delay
 /// Puts one item into `table` and reads it back strongly consistently, retrying (bounded)
 /// while the cluster elects leaders.
 async fn put_and_read(client: &Client, table: &str, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(30);
+    // Every failed attempt: when, the replica the client's route named, and the error.
+    let mut failures: Vec<String> = Vec::new();
     loop {
+        let target = client
+            .target_of(table, &AttributeValue::S(id.to_owned()))
+            .await
+            .ok()
+            .flatten()
+            .map(|t| (t.node.0, t.shard.0));
         let put = client
             .put_item(table)
             .attribute("pk", id)
@@ -489,7 +498,12 @@ async fn put_and_read(client: &Client, table: &str, id: &str) {
             Ok(got) if got.item.is_some() => return,
             Ok(_) => panic!("{table}/{id}: acknowledged put not readable"),
             Err(e) => {
-                assert!(Instant::now() < deadline, "{table}/{id}: {e}");
+                failures.push(format!("at {:?} to {target:?}: {e}", started.elapsed()));
+                assert!(
+                    Instant::now() < deadline,
+                    "{table}/{id}: every attempt failed:\n{}",
+                    failures.join("\n")
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -913,11 +927,7 @@ async fn wait_hibernating(cluster: &TestCluster, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let reports = shard_reports(cluster).await;
-        let all = reports.len() == cluster.file.nodes.len()
-            && reports
-                .iter()
-                .all(|r| r.groups >= 2 && r.hibernating == r.groups);
-        if all {
+        if all_hibernating(cluster, &reports) {
             return;
         }
         assert!(
@@ -925,6 +935,34 @@ async fn wait_hibernating(cluster: &TestCluster, what: &str) {
             "{what}: not hibernating: {reports:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn all_hibernating(cluster: &TestCluster, reports: &[shoal_wire::message::ShardReport]) -> bool {
+    reports.len() == cluster.file.nodes.len()
+        && reports
+            .iter()
+            .all(|r| r.groups >= 2 && r.hibernating == r.groups)
+}
+
+/// Checks that hibernating groups stay asleep for three election timeouts: no follower
+/// wakes up (it would call an election after one timeout and wake the whole group).
+/// Every node's answer is awaited (a node slow to answer on a loaded machine is not a
+/// woken group).
+async fn assert_stays_hibernating(cluster: &TestCluster, what: &str) {
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let reports = loop {
+            let reports = shard_reports(cluster).await;
+            if reports.len() == cluster.file.nodes.len() || Instant::now() > deadline {
+                break reports;
+            }
+        };
+        assert!(
+            all_hibernating(cluster, &reports),
+            "{what}: a group woke up with nothing to do: {reports:?}"
+        );
     }
 }
 
@@ -940,6 +978,7 @@ async fn idle_groups_hibernate_and_wake() {
         put_and_read(&client, "idle", id).await;
     }
     wait_hibernating(&cluster, "after the first writes").await;
+    assert_stays_hibernating(&cluster, "after the first writes").await;
     let woke = Instant::now();
     put_and_read(&client, "idle", "d").await;
     eprintln!(
