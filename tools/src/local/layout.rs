@@ -101,6 +101,7 @@ struct StorageToml {
     cache_bytes: usize,
     io_memory_bytes: usize,
     wal_segment_bytes: u64,
+    wal_flushes_in_flight: usize,
     checkpoint_interval_s: u64,
 }
 
@@ -139,6 +140,7 @@ pub fn node_config_text(
             cache_bytes,
             io_memory_bytes: 1 << 20,
             wal_segment_bytes: 64 << 20,
+            wal_flushes_in_flight: 4,
             checkpoint_interval_s: 10,
         },
         raft: RaftToml {
