@@ -39,6 +39,15 @@ fn payload(stream: u64, index: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Appends entries `1..=last` of stream 1, each durable before the next.
+async fn append_stream_one<D: Disk>(wal: &Wal<D>, last: u64) {
+    for i in 1..=last {
+        wal.append_durable(&entry(1, i, &payload(1, i)))
+            .await
+            .expect("append");
+    }
+}
+
 /// Opens the log and returns it with every replayed (stream, index, payload).
 async fn open_collect<D: Disk>(
     disk: &D,
@@ -207,11 +216,7 @@ fn a_later_flush_that_survives_an_earlier_torn_one_is_cut_with_it() {
                 let (wal, _) = open_collect(&disk, &dir, small_config())
                     .await
                     .expect("open");
-                for i in 1..=3u64 {
-                    wal.append_durable(&entry(1, i, &payload(1, i)))
-                        .await
-                        .expect("append");
-                }
+                append_stream_one(&wal, 3).await;
                 // Two batches pending together (together they exceed a flush), so the
                 // flusher issues both at once: a crash then finds both written, neither
                 // flushed, and keeps any subset of their sectors.
@@ -264,11 +269,7 @@ fn torn_last_flush_is_cut_not_reported() {
         let (wal, _) = open_collect(&disk, &dir, small_config())
             .await
             .expect("open");
-        for i in 1..=10u64 {
-            wal.append_durable(&entry(1, i, &payload(1, i)))
-                .await
-                .expect("append");
-        }
+        append_stream_one(&wal, 10).await;
         // A large flush whose first sector reaches the disk but the rest does not.
         let big = vec![7u8; 12_000];
         let ticket = wal.append(&entry(1, 11, &big)).await.expect("append");
@@ -299,11 +300,7 @@ fn bit_flip_in_an_acknowledged_record_refuses_to_open_with_file_and_offset() {
         let (wal, _) = open_collect(&disk, &dir, small_config())
             .await
             .expect("open");
-        for i in 1..=5u64 {
-            wal.append_durable(&entry(1, i, &payload(1, i)))
-                .await
-                .expect("append");
-        }
+        append_stream_one(&wal, 5).await;
         wal.close().await.expect("close");
         let seg = disk
             .paths()

@@ -958,6 +958,7 @@ async fn assert_stays_hibernating(cluster: &TestCluster, what: &str) {
             if reports.len() == cluster.file.nodes.len() || Instant::now() > deadline {
                 break reports;
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         };
         assert!(
             all_hibernating(cluster, &reports),
