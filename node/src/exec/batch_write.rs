@@ -118,7 +118,7 @@ pub async fn apply_batch_write(
     let mut capacity = MilliUnits::default();
     let mut response = BatchWriteResponse::new(request);
     for write in &prepared.writes {
-        let (write_ops, units, result) = match write.proposal() {
+        let (write_ops, units, result) = match write.proposal(request.return_consumed_capacity) {
             BatchWriteProposal::Put(put) => {
                 let outcome = apply_put(reader, table, table_id, &put).await;
                 (outcome.ops, outcome.capacity, outcome.result.map(|_| ()))
@@ -172,8 +172,11 @@ fn check_counts(request: &BatchWriteItemRequest) -> Result<(), Error> {
 }
 
 impl BatchWrite<'_> {
-    /// The unconditional single-item request to replicate and apply for this write.
-    pub fn proposal(&self) -> BatchWriteProposal {
+    /// The unconditional single-item request to replicate and apply for this write;
+    /// `capacity` is the batch's `ReturnConsumedCapacity`, so that the applied write
+    /// counts the units the batch reports (a put counts the item it replaces only when they
+    /// are seen).
+    pub fn proposal(&self, capacity: Option<ReturnConsumedCapacity>) -> BatchWriteProposal {
         match self.write {
             WriteRequest::Put(put) => BatchWriteProposal::Put(PutItemRequest {
                 table_name: self.request_name.to_owned(),
@@ -183,7 +186,7 @@ impl BatchWrite<'_> {
                 expression_attribute_values: None,
                 return_values: None,
                 return_values_on_condition_check_failure: None,
-                return_consumed_capacity: None,
+                return_consumed_capacity: capacity,
                 return_item_collection_metrics: None,
                 expected: None,
                 conditional_operator: None,
@@ -197,7 +200,7 @@ impl BatchWrite<'_> {
                 expression_attribute_values: None,
                 return_values: None,
                 return_values_on_condition_check_failure: None,
-                return_consumed_capacity: None,
+                return_consumed_capacity: capacity,
                 return_item_collection_metrics: None,
                 expected: None,
                 conditional_operator: None,

@@ -3,8 +3,15 @@
 //!
 //! Invariant: `prepare_put` is pure and checks everything DynamoDB checks before anything is
 //! proposed; `apply_put` re-runs it (the same inputs give the same verdict on every replica),
-//! reads the current item, evaluates the condition against it, and either returns one put op
-//! or none.
+//! reads the current item when anything depends on it, evaluates the condition against it,
+//! and either returns one put op or none.
+//!
+//! The current item matters to a condition, to `ReturnValues=ALL_OLD`, and to the units
+//! (the larger of the old and the new item, §10.1) where they can be seen: a provisioned
+//! table's throughput bucket, or `ReturnConsumedCapacity`. An unconditional put to an
+//! on-demand table that asks for neither does not read it (a tree descent and a decode,
+//! about a tenth of a shard's CPU per put); its outcome's `capacity` then counts the new
+//! item only, which nothing charges or reports.
 //! Does not route (the server compares `PreparedPut::key.hash` with its partitions) and does
 //! not apply ops.
 
@@ -12,13 +19,14 @@ use shoal_wire::Error;
 use shoal_wire::cluster::TableId;
 use shoal_wire::expr::{Condition, PUT_ITEM_EXPRESSIONS, RequestExpressions, parse_request};
 use shoal_wire::message::{
-    PutItemRequest, PutItemResponse, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    PutItemRequest, PutItemResponse, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure,
 };
 use shoal_wire::schema::TableDescription;
 use shoal_wire::validate::{validate_attributes, validate_item};
 use shoal_wire::value::{Item, item_size};
 
-use super::capacity::{consumed_capacity, write_units};
+use super::capacity::{consumed_capacity, is_provisioned, write_units};
 use super::params::{
     check_conditional_operator, check_return_values_old_only, reject_mixed, write_condition,
 };
@@ -37,6 +45,8 @@ pub struct PreparedPut<'r> {
     pub condition: Option<Condition>,
     request: &'r PutItemRequest,
     table_name: String,
+    /// The table has provisioned throughput (units are charged).
+    provisioned: bool,
 }
 
 /// Validates a PutItem against its table.
@@ -85,6 +95,7 @@ pub fn prepare_put<'r>(
         condition,
         request,
         table_name: context.name().to_owned(),
+        provisioned: is_provisioned(table),
     })
 }
 
@@ -102,11 +113,27 @@ pub async fn apply_put(
 }
 
 impl PreparedPut<'_> {
+    /// Whether the outcome depends on the item being replaced (see the module comment).
+    pub fn reads_old_item(&self) -> bool {
+        let reported = matches!(
+            self.request.return_consumed_capacity,
+            Some(ReturnConsumedCapacity::Total | ReturnConsumedCapacity::Indexes)
+        );
+        self.condition.is_some()
+            || self.request.return_values == Some(ReturnValue::AllOld)
+            || self.provisioned
+            || reported
+    }
+
     /// Runs the apply step of this put.
     pub async fn apply(&self, reader: &impl ItemReader) -> WriteOutcome<PutItemResponse> {
-        let old = match read_item(reader, &self.key).await {
-            Ok(old) => old,
-            Err(error) => return WriteOutcome::rejected(error, Default::default()),
+        let old = if self.reads_old_item() {
+            match read_item(reader, &self.key).await {
+                Ok(old) => old,
+                Err(error) => return WriteOutcome::rejected(error, Default::default()),
+            }
+        } else {
+            None
         };
         let old_size = old.as_ref().map_or(0, item_size);
         let capacity = write_units(old_size.max(item_size(self.item)));

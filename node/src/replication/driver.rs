@@ -32,6 +32,13 @@
 //! died while its groups slept takes up to one more election timeout. Snapshots (see
 //! `snapshots.rs`) are installed in a task beside the loop.
 //!
+//! Proposals: a proposal waits under the log index raft appended it at, with the term it
+//! was appended in; the entry applied at that index answers it only if it has that term
+//! (one leader per term, and a leader never overwrites its own entries), so an entry an
+//! earlier leader proposed, committed by this one, never answers a proposal of this
+//! replica. A proposer may attach a decoded form of its entry (`propose_prepared`), which
+//! this replica's state machine receives with exactly that entry.
+//!
 //! Invariants: only this module calls into `raft`; a proposal's reply is sent only after
 //! its entry is committed and applied; entries are applied in index order, exactly once per
 //! process life (the tree's applied index makes re-application after a restart start at the
@@ -96,11 +103,17 @@ pub trait StateMachine: 'static {
     /// Applies entry `index` of `group`. Must be deterministic, must record the applied
     /// position in the engine (`Engine::apply_committed`), and must not fail for reasons
     /// that differ between replicas; a storage error stops the shard.
+    ///
+    /// `prepared` is what this replica's proposer attached to exactly this entry
+    /// ([`RaftDriver::propose_prepared`]), on the replica that proposed it only: a decoded
+    /// form of `data` the machine may use instead of decoding `data` again. The result
+    /// must be the same with it as without it.
     async fn apply(
         &self,
         group: u64,
         index: u64,
         data: &[u8],
+        prepared: Option<Prepared>,
     ) -> Result<Self::Output, StorageError>;
 
     /// The key range `[start, end)` (`end` None: unbounded) that holds `group`'s state, for
@@ -172,9 +185,24 @@ type UnknownGroupHook = Box<dyn Fn(u64)>;
 /// Where a proposal's outcome goes.
 type Reply<O> = oneshot::Sender<Result<O, ProposeError>>;
 
+/// What a proposer attaches to its entry for its own replica's state machine (see
+/// [`StateMachine::apply`]): the request it already decoded, say.
+pub type Prepared = Box<dyn std::any::Any>;
+
 struct Proposal<O> {
     group: u64,
     data: Vec<u8>,
+    prepared: Option<Prepared>,
+    reply: Reply<O>,
+}
+
+/// A proposal appended to its group's log and not yet applied.
+struct Waiter<O> {
+    /// The term it was appended in: the entry applied at its index is this proposal only
+    /// if it has this term (one leader per term, and a leader never overwrites its own
+    /// entries), whatever replica proposed the entries around it.
+    term: u64,
+    prepared: Option<Prepared>,
     reply: Reply<O>,
 }
 
@@ -187,8 +215,8 @@ struct Group<O> {
     lease: Option<(u64, Instant)>,
     /// A read was served under the lease since the last renewal round.
     lease_used: bool,
-    /// Proposals appended to the log and not yet applied: proposal id -> (log index, reply).
-    waiting: HashMap<u64, (u64, Reply<O>)>,
+    /// Proposals appended to the log and not yet applied, by log index.
+    waiting: BTreeMap<u64, Waiter<O>>,
     term_applied: bool,
     /// The commit index moved without a Ready and the hard state holding it is not yet in
     /// the WAL: it rides along with the next flush instead of costing a flush of its own.
@@ -239,7 +267,6 @@ struct State<O> {
     next_read_ctx: u64,
     /// A planned stop: hand every led group to a follower.
     transferring: bool,
-    next_proposal_id: u64,
     waker: Option<Waker>,
     space_waiters: Vec<Waker>,
     closing: bool,
@@ -363,7 +390,6 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     reads_confirmed: Vec::new(),
                     next_read_ctx: 1,
                     transferring: false,
-                    next_proposal_id: 1,
                     waker: None,
                     space_waiters: Vec::new(),
                     closing: false,
@@ -485,7 +511,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 voters: voters.len(),
                 lease: None,
                 lease_used: false,
-                waiting: HashMap::new(),
+                waiting: BTreeMap::new(),
                 term_applied: false,
                 state_unsaved: false,
                 hibernating: false,
@@ -597,6 +623,18 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
 
     /// Proposes `data` to `group` and waits until it is committed and applied.
     pub async fn propose(&self, group: u64, data: Vec<u8>) -> Result<M::Output, ProposeError> {
+        self.propose_prepared(group, data, None).await
+    }
+
+    /// Proposes `data` to `group`, handing `prepared` to this replica's state machine when
+    /// it applies the entry (see [`StateMachine::apply`]), and waits until it is committed
+    /// and applied.
+    pub async fn propose_prepared(
+        &self,
+        group: u64,
+        data: Vec<u8>,
+        prepared: Option<Prepared>,
+    ) -> Result<M::Output, ProposeError> {
         poll_fn(|cx| {
             let mut st = self.inner.state.borrow_mut();
             if st.proposals.len() < PROPOSALS_QUEUED_MAX || st.closing || st.failed.is_some() {
@@ -622,6 +660,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             st.proposals.push_back(Proposal {
                 group,
                 data,
+                prepared,
                 reply: tx,
             });
             wake(&mut st);
@@ -893,8 +932,6 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             start_transfers(st, self.inner.config.replica_id);
         }
         while let Some(p) = st.proposals.pop_front() {
-            let id = st.next_proposal_id;
-            st.next_proposal_id += 1;
             let Some(g) = st.groups.get_mut(&p.group) else {
                 let _ = p.reply.send(Err(ProposeError::NoGroup(p.group)));
                 continue;
@@ -908,10 +945,15 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 }));
                 continue;
             }
-            match g.raw.propose(id.to_le_bytes().to_vec(), p.data) {
+            match g.raw.propose(Vec::new(), p.data) {
                 Ok(()) => {
                     let index = g.raw.raft.raft_log.last_index();
-                    g.waiting.insert(id, (index, p.reply));
+                    let waiter = Waiter {
+                        term: g.raw.raft.term,
+                        prepared: p.prepared,
+                        reply: p.reply,
+                    };
+                    g.waiting.insert(index, waiter);
                 }
                 Err(_) => {
                     let _ = p.reply.send(Err(ProposeError::Dropped(p.group)));
@@ -1014,15 +1056,36 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
     /// Applies committed entries of one group in order and answers their proposers.
     async fn apply_entries(&self, group: u64, entries: &[Entry]) -> Result<(), StorageError> {
         for e in entries {
-            let output = if e.data.is_empty() {
+            let mut waiter = self
+                .inner
+                .state
+                .borrow_mut()
+                .groups
+                .get_mut(&group)
+                .and_then(|g| take_waiter(&mut g.waiting, e.index, e.term));
+            let applied = if e.data.is_empty() {
                 // A leader's no-op (or a membership entry): only the position moves.
                 self.inner
                     .engine
                     .apply_committed(group, e.index, Vec::new())
-                    .await?;
-                None
+                    .await
+                    .map(|()| None)
             } else {
-                Some(self.inner.machine.apply(group, e.index, &e.data).await?)
+                let prepared = waiter.as_mut().and_then(|w| w.prepared.take());
+                let machine = &self.inner.machine;
+                machine
+                    .apply(group, e.index, &e.data, prepared)
+                    .await
+                    .map(Some)
+            };
+            let output = match applied {
+                Ok(output) => output,
+                Err(error) => {
+                    if let Some(w) = waiter {
+                        let _ = w.reply.send(Err(ProposeError::Storage(error.to_string())));
+                    }
+                    return Err(error);
+                }
             };
             let mut st = self.inner.state.borrow_mut();
             let Some(g) = st.groups.get_mut(&group) else {
@@ -1031,11 +1094,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             if e.term == g.raw.raft.term {
                 g.term_applied = true;
             }
-            let id = proposal_id(&e.context);
-            if let (Some(id), Some(out)) = (id, output)
-                && let Some((_, tx)) = g.waiting.remove(&id)
-            {
-                let _ = tx.send(Ok(out));
+            if let (Some(w), Some(out)) = (waiter, output) {
+                let _ = w.reply.send(Ok(out));
             }
         }
         if let Some(last) = entries.last()
@@ -1294,8 +1354,8 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
             let _ = p.reply.send(Err(ProposeError::Storage(reason.clone())));
         }
         for g in st.groups.values_mut() {
-            for (_, (_, tx)) in g.waiting.drain() {
-                let _ = tx.send(Err(ProposeError::Storage(reason.clone())));
+            for (_, w) in std::mem::take(&mut g.waiting) {
+                let _ = w.reply.send(Err(ProposeError::Storage(reason.clone())));
             }
         }
     }
@@ -1322,7 +1382,7 @@ fn hand_back<D: Disk, O>(
     let mut wrote = false;
     let mut payload = Vec::new();
     for rs in rd.take_read_states() {
-        let ctx = proposal_id(&rs.request_ctx).unwrap_or(0);
+        let ctx = context_id(&rs.request_ctx).unwrap_or(0);
         if let Some(round) = reads_in_flight.remove(&ctx) {
             if !round.follower && g.raw.raft.state == StateRole::Leader {
                 // A quorum answered a heartbeat sent after `started`: no election
@@ -1499,9 +1559,24 @@ fn start_read_rounds<O>(st: &mut State<O>) {
 /// another entry was committed and applied at their log index (a newer leader overwrote a
 /// deposed leader's tail), so theirs can never be. Without this their requests would wait
 /// forever, long after the client gave up.
-fn answer_overwritten<O>(group: u64, waiting: &mut HashMap<u64, (u64, Reply<O>)>, applied: u64) {
-    for (_, (_, tx)) in waiting.extract_if(|_, (index, _)| *index <= applied) {
-        let _ = tx.send(Err(ProposeError::Dropped(group)));
+fn answer_overwritten<O>(group: u64, waiting: &mut BTreeMap<u64, Waiter<O>>, applied: u64) {
+    let above = waiting.split_off(&(applied + 1));
+    for (_, w) in std::mem::replace(waiting, above) {
+        let _ = w.reply.send(Err(ProposeError::Dropped(group)));
+    }
+}
+
+/// The proposal waiting for the entry at (`index`, `term`), taken out; None when the entry
+/// is not one this replica proposed (another leader's, or one that overwrote ours: the
+/// waiter then stays, to be answered `Dropped` once its index is applied).
+fn take_waiter<O>(
+    waiting: &mut BTreeMap<u64, Waiter<O>>,
+    index: u64,
+    term: u64,
+) -> Option<Waiter<O>> {
+    match waiting.get(&index) {
+        Some(w) if w.term == term => waiting.remove(&index),
+        _ => None,
     }
 }
 
@@ -1697,7 +1772,8 @@ fn is_control(t: MessageType) -> bool {
     )
 }
 
-fn proposal_id(context: &[u8]) -> Option<u64> {
+/// The read round a ReadIndex context names.
+fn context_id(context: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(context.try_into().ok()?))
 }
 
@@ -1780,17 +1856,30 @@ mod tests {
         );
     }
 
+    fn waiter(term: u64) -> (Waiter<u64>, oneshot::Receiver<Result<u64, ProposeError>>) {
+        let (reply, rx) = oneshot::channel();
+        let prepared = None;
+        (
+            Waiter {
+                term,
+                prepared,
+                reply,
+            },
+            rx,
+        )
+    }
+
     #[test]
     fn proposals_overwritten_below_the_applied_index_are_answered_dropped() {
-        let mut waiting = HashMap::new();
+        let mut waiting = BTreeMap::new();
         let mut replies = Vec::new();
-        for (id, index) in [(1u64, 10u64), (2, 11), (3, 12)] {
-            let (tx, rx) = oneshot::channel::<Result<(), ProposeError>>();
-            waiting.insert(id, (index, tx));
+        for index in [10u64, 11, 12] {
+            let (w, rx) = waiter(1);
+            waiting.insert(index, w);
             replies.push(rx);
         }
         answer_overwritten(7, &mut waiting, 11);
-        assert_eq!(waiting.keys().copied().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(waiting.keys().copied().collect::<Vec<_>>(), vec![12]);
         let mut rx3 = replies.pop().unwrap();
         assert!(
             matches!(rx3.try_recv(), Ok(None)),
@@ -1803,5 +1892,27 @@ mod tests {
                 "{answer:?}"
             );
         }
+    }
+
+    /// An applied entry answers the proposal appended at its index in its term only: not a
+    /// proposal of this replica that an entry of a later leader overwrote, and not one that
+    /// merely shares a counter value with an entry another replica proposed (the bug this
+    /// replaced: proposals were matched by a per-process counter kept in the entry's
+    /// context, so an earlier leader's entry, committed by this one, answered whichever of
+    /// this replica's proposals had drawn the same number).
+    #[test]
+    fn an_entry_answers_only_the_proposal_appended_at_its_index_in_its_term() {
+        let mut waiting = BTreeMap::new();
+        let (w, _rx) = waiter(3);
+        waiting.insert(12, w);
+        assert!(take_waiter(&mut waiting, 10, 2).is_none(), "another index");
+        assert!(
+            take_waiter(&mut waiting, 12, 4).is_none(),
+            "a later leader's entry at the same index"
+        );
+        assert_eq!(waiting.len(), 1, "left to be answered Dropped");
+        let mine = take_waiter(&mut waiting, 12, 3).expect("its own entry");
+        assert_eq!(mine.term, 3);
+        assert!(waiting.is_empty());
     }
 }

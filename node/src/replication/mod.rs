@@ -12,4 +12,4 @@ mod logger;
 pub mod snapshot;
 pub mod transport;
 
-pub use driver::{DriverConfig, DriverReport, ProposeError, RaftDriver, StateMachine};
+pub use driver::{DriverConfig, DriverReport, Prepared, ProposeError, RaftDriver, StateMachine};

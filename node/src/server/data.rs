@@ -19,12 +19,12 @@ use shoal_wire::{Error, ErrorKind};
 
 use super::control::propose_error;
 use super::dispatch::{answer, decode, error_frame, error_reply_frame};
-use super::machine::encode_command;
+use super::machine::{Command, command_from_payload, encode_command};
 use super::shard::Shard;
 use crate::exec::capacity::{MilliUnits, PartitionThrottle};
 use crate::exec::{self, BatchWriteProposal, BatchWriteResponse};
 use crate::meta::catalog::TableRecord;
-use crate::replication::ProposeError;
+use crate::replication::{Prepared, ProposeError};
 
 /// Longest a request waits for its partition's leader to be known (election included).
 const READ_READY_WAIT_MAX: Duration = Duration::from_secs(5);
@@ -52,9 +52,9 @@ fn fail_frame(id: u64, f: Fail) -> Vec<u8> {
 pub async fn handle(shard: &Shard, kind: MessageKind, id: u64, payload: &[u8]) -> Vec<u8> {
     use MessageKind as K;
     let result = match kind {
-        K::PutItemRequest => put(shard, id, decode(kind, payload)).await,
-        K::UpdateItemRequest => update(shard, id, decode(kind, payload)).await,
-        K::DeleteItemRequest => delete(shard, id, decode(kind, payload)).await,
+        K::PutItemRequest => put(shard, id, payload, decode(kind, payload)).await,
+        K::UpdateItemRequest => update(shard, id, payload, decode(kind, payload)).await,
+        K::DeleteItemRequest => delete(shard, id, payload, decode(kind, payload)).await,
         K::GetItemRequest => get(shard, id, decode(kind, payload)).await,
         K::QueryRequest => query(shard, id, decode(kind, payload)).await,
         K::ScanRequest => scan(shard, id, decode(kind, payload)).await,
@@ -229,19 +229,22 @@ fn charge(shard: &Shard, group: u64, use_: Use, units: MilliUnits) {
     }
 }
 
-async fn propose<M: msg::Message>(
+/// Proposes a write whose request arrived as `payload` (of `kind`) and decoded to
+/// `decoded`: the entry holds the payload as it came, and this replica applies `decoded`.
+async fn propose(
     shard: &Shard,
     id: u64,
     record: &TableRecord,
     group: u64,
-    req: &M,
+    (kind, payload): (MessageKind, &[u8]),
+    decoded: Command,
 ) -> Result<Vec<u8>, Fail> {
     leadership(shard, group, Instant::now() + READ_READY_WAIT_MAX).await?;
     admit(shard, record, group, Use::Write)?;
-    let command = encode_command(req)?;
+    let command = command_from_payload(kind, payload);
     let applied = shard
         .driver
-        .propose(group, command)
+        .propose_prepared(group, command, Some(Box::new(decoded)))
         .await
         .map_err(|e| propose_fail(shard, e))?;
     charge(shard, group, Use::Write, applied.capacity);
@@ -251,6 +254,7 @@ async fn propose<M: msg::Message>(
 async fn put(
     shard: &Shard,
     id: u64,
+    payload: &[u8],
     req: Result<msg::PutItemRequest, Error>,
 ) -> Result<Vec<u8>, Fail> {
     let req = req?;
@@ -259,12 +263,14 @@ async fn put(
         .key
         .hash;
     let group = owned(shard, &record, hash).await?;
-    propose(shard, id, &record, group, &req).await
+    let raw = (MessageKind::PutItemRequest, payload);
+    propose(shard, id, &record, group, raw, Command::Put(req)).await
 }
 
 async fn update(
     shard: &Shard,
     id: u64,
+    payload: &[u8],
     req: Result<msg::UpdateItemRequest, Error>,
 ) -> Result<Vec<u8>, Fail> {
     let req = req?;
@@ -273,12 +279,14 @@ async fn update(
         .key
         .hash;
     let group = owned(shard, &record, hash).await?;
-    propose(shard, id, &record, group, &req).await
+    let raw = (MessageKind::UpdateItemRequest, payload);
+    propose(shard, id, &record, group, raw, Command::Update(req)).await
 }
 
 async fn delete(
     shard: &Shard,
     id: u64,
+    payload: &[u8],
     req: Result<msg::DeleteItemRequest, Error>,
 ) -> Result<Vec<u8>, Fail> {
     let req = req?;
@@ -287,7 +295,8 @@ async fn delete(
         .key
         .hash;
     let group = owned(shard, &record, hash).await?;
-    propose(shard, id, &record, group, &req).await
+    let raw = (MessageKind::DeleteItemRequest, payload);
+    propose(shard, id, &record, group, raw, Command::Delete(req)).await
 }
 
 async fn get(
@@ -454,16 +463,19 @@ async fn batch_write(
             response.unprocessed(write);
             continue;
         }
-        let command = match write.proposal() {
-            BatchWriteProposal::Put(p) => encode_command(&p)?,
-            BatchWriteProposal::Delete(d) => encode_command(&d)?,
+        let (command, decoded) = match write.proposal(req.return_consumed_capacity) {
+            BatchWriteProposal::Put(p) => (encode_command(&p)?, Command::Put(p)),
+            BatchWriteProposal::Delete(d) => (encode_command(&d)?, Command::Delete(d)),
         };
         if admit(shard, record, group, Use::Write).is_err() {
             response.unprocessed(write);
             continue;
         }
         let driver = shard.driver.clone();
-        let task = glommio::spawn_local(async move { driver.propose(group, command).await });
+        let decoded: Prepared = Box::new(decoded);
+        let task = glommio::spawn_local(async move {
+            driver.propose_prepared(group, command, Some(decoded)).await
+        });
         pending.push((write, group, task));
     }
     for (write, group, task) in pending {

@@ -5,6 +5,10 @@
 //! conditions are evaluated against exactly the state every replica has at that index. The
 //! metadata group (group 0) applies metadata commands instead (`meta::machine`).
 //!
+//! The replica that proposed a write attaches the request it already decoded (a
+//! [`Command`]) and applies that instead of decoding the entry again; every other replica
+//! decodes the entry. Both run the same `exec::apply_*` on the same request.
+//!
 //! Every entry records its position in the engine (`Engine::apply_committed`), even when
 //! the request is rejected, so a restart resumes exactly after it. The proposer receives a
 //! closure that encodes its answer frame for its request id.
@@ -23,7 +27,7 @@ use crate::exec::capacity::MilliUnits;
 use crate::exec::{self, WriteOutcome};
 use crate::meta::catalog::{Catalog, METADATA_GROUP, table_of_group};
 use crate::meta::machine::MetaMachine;
-use crate::replication::StateMachine;
+use crate::replication::{Prepared, StateMachine};
 use crate::storage::dma::DmaDisk;
 use crate::storage::{Engine, StorageError};
 
@@ -54,6 +58,41 @@ pub fn encode_command<M: msg::Message>(request: &M) -> Result<Vec<u8>, Error> {
     let head = M::KIND.code().to_le_bytes().to_vec();
     rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(request, head)
         .map_err(|e| Error::internal(format!("encode {}: {e}", M::KIND.name())))
+}
+
+/// The raft entry of a write request whose payload arrived from a client and decoded
+/// (so was validated): the same bytes, behind the kind, with no second encoding.
+pub fn command_from_payload(kind: MessageKind, payload: &[u8]) -> Vec<u8> {
+    let mut command = Vec::with_capacity(2 + payload.len());
+    command.extend_from_slice(&kind.code().to_le_bytes());
+    command.extend_from_slice(payload);
+    command
+}
+
+/// A decoded write command: what an entry holds, and what its proposer attaches to it.
+pub enum Command {
+    /// PutItem.
+    Put(msg::PutItemRequest),
+    /// UpdateItem.
+    Update(msg::UpdateItemRequest),
+    /// DeleteItem.
+    Delete(msg::DeleteItemRequest),
+}
+
+impl Command {
+    /// Decodes an entry's payload of kind `code`.
+    fn decode(code: u16, payload: &[u8]) -> Result<Command, Error> {
+        match MessageKind::from_code(code) {
+            Some(kind @ MessageKind::PutItemRequest) => decode(kind, payload).map(Command::Put),
+            Some(kind @ MessageKind::UpdateItemRequest) => {
+                decode(kind, payload).map(Command::Update)
+            }
+            Some(kind @ MessageKind::DeleteItemRequest) => {
+                decode(kind, payload).map(Command::Delete)
+            }
+            _ => Err(Error::internal(format!("unknown command kind {code:#06x}"))),
+        }
+    }
 }
 
 /// The state machine of one shard.
@@ -87,6 +126,7 @@ impl Machine {
         group: u64,
         index: u64,
         data: &[u8],
+        prepared: Option<Prepared>,
     ) -> Result<Applied, StorageError> {
         let table = self.catalog.borrow().table_by_id(table_of_group(group));
         let (code, payload) = match data {
@@ -101,37 +141,25 @@ impl Machine {
         };
         let (desc, id) = (&table.description, table.id);
         let e = &self.engine;
-        let applied = match MessageKind::from_code(code) {
-            Some(kind @ MessageKind::PutItemRequest) => {
-                match decode::<msg::PutItemRequest>(kind, payload) {
-                    Ok(req) => {
-                        self.finish(group, index, exec::apply_put(e, desc, id, &req).await)
-                            .await?
-                    }
-                    Err(err) => self.skip(group, index, err).await?,
-                }
+        let command = match prepared.and_then(|p| p.downcast::<Command>().ok()) {
+            Some(command) => *command,
+            None => match Command::decode(code, payload) {
+                Ok(command) => command,
+                Err(err) => return self.skip(group, index, err).await,
+            },
+        };
+        let applied = match command {
+            Command::Put(req) => {
+                let outcome = exec::apply_put(e, desc, id, &req).await;
+                self.finish(group, index, outcome).await?
             }
-            Some(kind @ MessageKind::UpdateItemRequest) => {
-                match decode::<msg::UpdateItemRequest>(kind, payload) {
-                    Ok(req) => {
-                        let outcome = exec::apply_update(e, desc, id, &req).await;
-                        self.finish(group, index, outcome).await?
-                    }
-                    Err(err) => self.skip(group, index, err).await?,
-                }
+            Command::Update(req) => {
+                let outcome = exec::apply_update(e, desc, id, &req).await;
+                self.finish(group, index, outcome).await?
             }
-            Some(kind @ MessageKind::DeleteItemRequest) => {
-                match decode::<msg::DeleteItemRequest>(kind, payload) {
-                    Ok(req) => {
-                        let outcome = exec::apply_delete(e, desc, id, &req).await;
-                        self.finish(group, index, outcome).await?
-                    }
-                    Err(err) => self.skip(group, index, err).await?,
-                }
-            }
-            _ => {
-                let err = Error::internal(format!("unknown command kind {code:#06x}"));
-                self.skip(group, index, err).await?
+            Command::Delete(req) => {
+                let outcome = exec::apply_delete(e, desc, id, &req).await;
+                self.finish(group, index, outcome).await?
             }
         };
         Ok(applied)
@@ -176,7 +204,13 @@ fn rejected(error: Error) -> Answer {
 impl StateMachine for Machine {
     type Output = Applied;
 
-    async fn apply(&self, group: u64, index: u64, data: &[u8]) -> Result<Applied, StorageError> {
+    async fn apply(
+        &self,
+        group: u64,
+        index: u64,
+        data: &[u8],
+        prepared: Option<Prepared>,
+    ) -> Result<Applied, StorageError> {
         if group == METADATA_GROUP {
             let Some(meta) = &self.meta else {
                 return Err(StorageError::Invalid(
@@ -185,7 +219,7 @@ impl StateMachine for Machine {
             };
             return meta.apply(index, data).await.map(Applied::free);
         }
-        self.apply_data(group, index, data).await
+        self.apply_data(group, index, data, prepared).await
     }
 
     fn snapshot_range(&self, group: u64) -> Option<(Vec<u8>, Option<Vec<u8>>)> {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use shoal_node::replication::{DriverConfig, ProposeError, RaftDriver, StateMachine};
+use shoal_node::replication::{DriverConfig, Prepared, ProposeError, RaftDriver, StateMachine};
 use shoal_node::storage::sim::SimDisk;
 use shoal_node::storage::{Engine, EngineConfig, Op, StorageError};
 
@@ -13,12 +13,30 @@ use crate::support::run;
 /// Writes each entry's data as a key whose value is the entry index.
 struct KeyWriter {
     engine: Engine<SimDisk>,
+    /// Entries applied with what their proposer attached (always a copy of the data).
+    prepared_seen: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl StateMachine for KeyWriter {
     type Output = u64;
 
-    async fn apply(&self, group: u64, index: u64, data: &[u8]) -> Result<u64, StorageError> {
+    async fn apply(
+        &self,
+        group: u64,
+        index: u64,
+        data: &[u8],
+        prepared: Option<Prepared>,
+    ) -> Result<u64, StorageError> {
+        if let Some(p) = prepared {
+            let attached = p
+                .downcast::<Vec<u8>>()
+                .expect("the proposer attached a Vec<u8>");
+            assert_eq!(
+                *attached, data,
+                "entry {index} got another proposal's attachment"
+            );
+            self.prepared_seen.set(self.prepared_seen.get() + 1);
+        }
         let op = Op {
             key: data.to_vec(),
             value: Some(index.to_le_bytes().to_vec()),
@@ -51,7 +69,11 @@ fn config() -> DriverConfig {
 async fn start(disk: &SimDisk, dir: &Path) -> RaftDriver<SimDisk, KeyWriter> {
     let cfg = EngineConfig::with_cache_bytes(1 << 20).for_raft();
     let engine = Engine::open(disk.clone(), dir, cfg).await.expect("engine");
-    let driver = RaftDriver::new(config(), engine.clone(), KeyWriter { engine }, 0, None);
+    let machine = KeyWriter {
+        engine: engine.clone(),
+        prepared_seen: Default::default(),
+    };
+    let driver = RaftDriver::new(config(), engine.clone(), machine, 0, None);
     driver.open_group(7, vec![1]).await.expect("open group");
     let d = driver.clone();
     glommio::spawn_local(async move { d.run().await }).detach();
@@ -63,7 +85,9 @@ async fn propose_all(driver: &RaftDriver<SimDisk, KeyWriter>, keys: std::ops::Ra
     for k in keys {
         let d = driver.clone();
         tasks.push(glommio::spawn_local(async move {
-            d.propose(7, format!("key-{k:04}").into_bytes()).await
+            let data = format!("key-{k:04}").into_bytes();
+            d.propose_prepared(7, data.clone(), Some(Box::new(data)))
+                .await
         }));
     }
     for t in tasks {
@@ -82,6 +106,11 @@ fn proposals_commit_apply_and_survive_a_crash() {
             Err(ProposeError::NotLeader { .. })
         ));
         propose_all(&driver, 0..100).await;
+        assert_eq!(
+            driver.machine().prepared_seen.get(),
+            100,
+            "every proposal applied with its attachment"
+        );
         driver
             .read_ready(7)
             .expect("leader with an applied entry of its term");
@@ -126,6 +155,11 @@ fn proposals_commit_apply_and_survive_a_crash() {
         }
         propose_all(&driver, 150..160).await;
         assert!(driver.engine().applied(7) >= 160);
+        assert_eq!(
+            driver.machine().prepared_seen.get(),
+            10,
+            "entries re-applied from the log carry no attachment; new proposals do"
+        );
         driver.close();
     });
 }

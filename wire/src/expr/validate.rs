@@ -81,6 +81,17 @@ pub struct ParsedExpressions {
 }
 
 impl RequestExpressions<'_> {
+    /// Whether the request has no expression and no placeholder map.
+    fn is_empty(&self) -> bool {
+        self.update.is_none()
+            && self.condition.is_none()
+            && self.key_condition.is_none()
+            && self.filter.is_none()
+            && self.projection.is_none()
+            && self.names.is_none()
+            && self.values.is_none()
+    }
+
     fn text(&self, kind: ExpressionKind) -> Option<&str> {
         match kind {
             ExpressionKind::Update => self.update,
@@ -94,6 +105,10 @@ impl RequestExpressions<'_> {
 
 /// Validates a request's expressions and placeholder maps and parses every expression.
 pub fn parse_request(request: &RequestExpressions<'_>) -> Result<ParsedExpressions, Error> {
+    if request.is_empty() {
+        // Nothing to check or parse (most writes): no rule below can fail.
+        return Ok(ParsedExpressions::default());
+    }
     check_parameters_present(request)?;
     let names_size = check_names(request.names)?;
     let values_size = check_values(request.values)?;

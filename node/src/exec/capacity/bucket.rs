@@ -182,12 +182,18 @@ fn admit(bucket: &mut TokenBucket, now: Instant) -> Result<(), Error> {
 
 /// Per-partition (read, write) rates in thousandths of a unit per second, or `None` for
 /// on-demand tables.
-fn partition_rates(table: &TableDescription, partition_count: u32) -> Option<(u64, u64)> {
+/// Whether `table` has provisioned throughput (its requests are throttled and their units
+/// charged); on-demand tables are not.
+pub fn is_provisioned(table: &TableDescription) -> bool {
     let mode = table
         .billing_mode_summary
         .as_ref()
         .map_or(BillingMode::Provisioned, |summary| summary.billing_mode);
-    if mode == BillingMode::PayPerRequest {
+    mode != BillingMode::PayPerRequest
+}
+
+fn partition_rates(table: &TableDescription, partition_count: u32) -> Option<(u64, u64)> {
+    if !is_provisioned(table) {
         return None;
     }
     let partitions = u64::from(partition_count.max(1));

@@ -10,7 +10,9 @@
 mod bucket;
 mod units;
 
-pub use bucket::{BURST_SECONDS, PartitionThrottle, TokenBucket, throughput_exceeded};
+pub use bucket::{
+    BURST_SECONDS, PartitionThrottle, TokenBucket, is_provisioned, throughput_exceeded,
+};
 pub use units::{
     Consistency, MilliUnits, READ_UNIT_BYTES, WRITE_UNIT_BYTES, consumed_capacity, get_item_units,
     page_read_units, read_units, write_units,

@@ -17,6 +17,8 @@ use crate::exec::{
     BatchWriteProposal, BatchWriteResponse, add_unprocessed_keys, apply_batch_write, apply_delete,
     apply_put, batch_get, get_item, prepare_batch_get, prepare_batch_write,
 };
+use crate::storage::Engine;
+use crate::storage::sim::SimDisk;
 
 fn key(pk: &str, sk: &str) -> Item {
     item(&[("pk", s(pk)), ("sk", n(sk))])
@@ -271,21 +273,23 @@ fn batch_write_validation_follows_dynamodb() {
     assert_eq!(error.kind, ErrorKind::ResourceNotFound);
 }
 
+/// Stores item (p, 9) of 2 KB (2 WCU to replace or delete).
+async fn store_2kb_item_at_p_9(engine: &Engine<SimDisk>, table: &TableDescription) {
+    let old = item(&[
+        ("pk", s("p")),
+        ("sk", n("9")),
+        ("pad", s(&"o".repeat(2000))),
+    ]);
+    let outcome = apply_put(engine, table, TABLE_ID, &put_req("tab", old)).await;
+    commit(engine, outcome).await;
+}
+
 #[test]
 fn batch_writes_apply_one_by_one_and_report_capacity() {
     run(|| async {
         let engine = engine().await;
         let table = composite();
-        let old = item(&[
-            ("pk", s("p")),
-            ("sk", n("9")),
-            ("pad", s(&"o".repeat(2000))),
-        ]);
-        commit(
-            &engine,
-            apply_put(&engine, &table, TABLE_ID, &put_req("tab", old)).await,
-        )
-        .await;
+        store_2kb_item_at_p_9(&engine, &table).await;
         let new = item(&[
             ("pk", s("p")),
             ("sk", n("1")),
@@ -308,7 +312,7 @@ fn batch_writes_apply_one_by_one_and_report_capacity() {
                 response.unprocessed(write);
                 continue;
             }
-            let outcome = match write.proposal() {
+            let outcome = match write.proposal(request.return_consumed_capacity) {
                 BatchWriteProposal::Put(put) => {
                     let outcome = apply_put(&engine, &table, TABLE_ID, &put).await;
                     (outcome.capacity, commit_any(&engine, outcome).await)
@@ -362,5 +366,30 @@ fn a_partition_share_of_a_batch_applies_as_one_entry() {
             outcome.result.unwrap_err().error.message,
             "Provided list of item keys contains duplicates"
         );
+    });
+}
+
+#[test]
+fn a_batch_put_reports_the_larger_of_the_item_it_replaces_and_its_own() {
+    run(|| async {
+        let engine = engine().await;
+        let table = composite();
+        store_2kb_item_at_p_9(&engine, &table).await;
+        let mut request = write_batch(vec![("tab", vec![put(key("p", "9"))])]);
+        request.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
+        // Through the proposal each write is replicated as (on-demand table, units asked).
+        let prepared = prepare_batch_write(&request, lookup(&table)).unwrap();
+        let BatchWriteProposal::Put(put) =
+            prepared.writes[0].proposal(request.return_consumed_capacity)
+        else {
+            panic!("a put");
+        };
+        let outcome = apply_put(&engine, &table, TABLE_ID, &put).await;
+        assert_eq!(outcome.capacity, MilliUnits::units(2), "2 KB replaced");
+        // And as one entry.
+        let outcome = apply_batch_write(&engine, &table, TABLE_ID, &request).await;
+        assert_eq!(outcome.capacity, MilliUnits::units(2));
+        let response = commit(&engine, outcome).await;
+        assert_eq!(response.consumed_capacity[0].capacity_units_milli, 2000);
     });
 }

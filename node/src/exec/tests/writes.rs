@@ -514,10 +514,25 @@ fn write_capacity_follows_section_10_1() {
             (consumed.table_name.as_str(), consumed.capacity_units_milli),
             ("hsh", 2000)
         );
-        // Replacing a 1.5 KB item with a small one charges the larger of the two.
-        let small = apply_put(&engine, &table, TABLE_ID, &put_req("hsh", sized(10))).await;
-        assert_eq!(small.capacity, MilliUnits::units(2));
-        commit(&engine, small).await;
+        // Replacing a 1.5 KB item with a small one charges the larger of the two, where the
+        // units are seen: reported to the client, or charged to a provisioned table.
+        let mut small = put_req("hsh", sized(10));
+        small.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
+        let reported = apply_put(&engine, &table, TABLE_ID, &small).await;
+        assert_eq!(reported.capacity, MilliUnits::units(2));
+        let consumed = reported.result.as_ref().unwrap().consumed_capacity.as_ref();
+        assert_eq!(consumed.unwrap().capacity_units_milli, 2000);
+        let mut provisioned = table.clone();
+        provisioned.billing_mode_summary = None;
+        let unasked = put_req("hsh", sized(10));
+        let charged = apply_put(&engine, &provisioned, TABLE_ID, &unasked).await;
+        assert_eq!(charged.capacity, MilliUnits::units(2));
+        // An on-demand table that is not asked does not read the old item: the units count
+        // the new one (nothing charges or reports them).
+        let unseen = apply_put(&engine, &table, TABLE_ID, &unasked).await;
+        assert_eq!(unseen.capacity, MilliUnits::units(1));
+        assert_eq!(unseen.ops, charged.ops, "the same write either way");
+        commit(&engine, unseen).await;
         // A failed condition on a missing item costs 1 WCU; on an existing one, its size.
         let mut guarded = put_req("hsh", item(&[("pk", s("other"))]));
         guarded.condition_expression = Some("attribute_exists(pk)".into());
