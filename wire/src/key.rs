@@ -192,17 +192,34 @@ pub fn encode_key(
     partition: &AttributeValue,
     sort: Option<&AttributeValue>,
 ) -> Result<Vec<u8>, KeyError> {
-    let mut key = partition_prefix(table, partition)?;
+    encode_key_with_hash(table, partition, sort).map(|(key, _)| key)
+}
+
+/// [`encode_key`] and the [`partition_hash`] it holds, hashed once.
+pub fn encode_key_with_hash(
+    table: TableId,
+    partition: &AttributeValue,
+    sort: Option<&AttributeValue>,
+) -> Result<(Vec<u8>, u64), KeyError> {
+    let hash = partition_hash(partition)?;
+    let mut key = prefix_with_hash(table, hash, partition)?;
     if let Some(sort) = sort {
         encode_component(&mut key, sort)?;
     }
-    Ok(key)
+    Ok((key, hash))
 }
 
 /// The key prefix shared by every item of one partition key: table id, hash and the
 /// partition-key component. For tables without a sort key this is the whole key.
 pub fn partition_prefix(table: TableId, partition: &AttributeValue) -> Result<Vec<u8>, KeyError> {
-    let hash = partition_hash(partition)?;
+    prefix_with_hash(table, partition_hash(partition)?, partition)
+}
+
+fn prefix_with_hash(
+    table: TableId,
+    hash: u64,
+    partition: &AttributeValue,
+) -> Result<Vec<u8>, KeyError> {
     let mut key = Vec::with_capacity(KEY_PREFIX_SIZE + 2 + key_payload_hint(partition) + 16);
     key.extend_from_slice(&table.0.to_be_bytes());
     key.extend_from_slice(&hash.to_be_bytes());
@@ -618,6 +635,8 @@ mod tests {
         // -12.5: leading exponent 1 → 255 - 131 = 124; pairs "12" → 13, "5" → 51; complemented.
         expected.extend_from_slice(&[TAG_N_NEGATIVE, 124, 101 - 13, 101 - 51, 0xFF]);
         assert_eq!(key, expected);
+        let with_hash = encode_key_with_hash(TableId(7), &s("a\0"), Some(&n("-12.5"))).unwrap();
+        assert_eq!(with_hash, (expected, u64::from_be_bytes(hash)));
         assert_eq!(component(&n("0")), vec![TAG_N_ZERO]);
         assert_eq!(component(&n("1e-130")), vec![TAG_N_POSITIVE, 0, 11, 0]);
         assert_eq!(component(&n("1e125")), vec![TAG_N_POSITIVE, 255, 11, 0]);

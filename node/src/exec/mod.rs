@@ -49,7 +49,7 @@ pub use batch_write::{
 pub use delete::{PreparedDelete, apply_delete, prepare_delete};
 pub use get::{PreparedGet, get_item, prepare_get};
 pub use page::{PAGE_CHUNK_BYTES_MAX, PAGE_CHUNK_ITEMS_MAX};
-pub use put::{PreparedPut, apply_put, prepare_put};
+pub use put::{PreparedPut, PutChecks, apply_put, prepare_put};
 pub use query::{PreparedQuery, prepare_query, query};
 pub use read::ReadOutcome;
 pub use reader::{ItemReader, storage_error};

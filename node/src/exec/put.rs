@@ -49,6 +49,43 @@ pub struct PreparedPut<'r> {
     provisioned: bool,
 }
 
+/// What [`prepare_put`] established about a request, apart from the request it borrows:
+/// the proposer keeps it for its own replica's apply, which may use it instead of checking
+/// again while the table's description is the one it was checked against (the checks are
+/// a pure function of the description, its id and the request).
+#[derive(Clone, Debug)]
+pub struct PutChecks {
+    key: ItemKey,
+    condition: Option<Condition>,
+    table_name: String,
+    provisioned: bool,
+}
+
+impl<'r> PreparedPut<'r> {
+    /// The checks, for [`PreparedPut::from_checks`] with the same request.
+    pub fn into_checks(self) -> PutChecks {
+        PutChecks {
+            key: self.key,
+            condition: self.condition,
+            table_name: self.table_name,
+            provisioned: self.provisioned,
+        }
+    }
+
+    /// The prepared put `checks` describe; `request` must be the request they were made
+    /// of, and the table's description unchanged since.
+    pub fn from_checks(request: &'r PutItemRequest, checks: PutChecks) -> PreparedPut<'r> {
+        PreparedPut {
+            key: checks.key,
+            item: &request.item,
+            condition: checks.condition,
+            request,
+            table_name: checks.table_name,
+            provisioned: checks.provisioned,
+        }
+    }
+}
+
 /// Validates a PutItem against its table.
 pub fn prepare_put<'r>(
     table: &TableDescription,

@@ -9,7 +9,7 @@
 
 use shoal_wire::Error;
 use shoal_wire::cluster::TableId;
-use shoal_wire::key::{encode_key, partition_hash};
+use shoal_wire::key::encode_key_with_hash;
 use shoal_wire::schema::{KeySchema, TableDescription, TableStatus};
 use shoal_wire::validate::{key_of, validate_key, validate_resource_name};
 use shoal_wire::value::Item;
@@ -91,11 +91,9 @@ impl<'a> TableContext<'a> {
             Some(sort) => Some(item.get(&sort.name).ok_or_else(missing)?),
             None => None,
         };
-        let internal = |error: shoal_wire::key::KeyError| Error::internal(error.to_string());
-        Ok(ItemKey {
-            storage_key: encode_key(self.id, partition, sort).map_err(internal)?,
-            hash: partition_hash(partition).map_err(internal)?,
-        })
+        let (storage_key, hash) = encode_key_with_hash(self.id, partition, sort)
+            .map_err(|error| Error::internal(error.to_string()))?;
+        Ok(ItemKey { storage_key, hash })
     }
 
     /// Checks `IndexName`: a valid name that the table has. Secondary indexes are not

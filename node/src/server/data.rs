@@ -259,12 +259,13 @@ async fn put(
 ) -> Result<Vec<u8>, Fail> {
     let req = req?;
     let record = table_for(shard, &req.table_name, req.map_epoch.0).await?;
-    let hash = exec::prepare_put(&record.description, record.id, &req)?
-        .key
-        .hash;
+    let prepared = exec::prepare_put(&record.description, record.id, &req)?;
+    let hash = prepared.key.hash;
+    let checks = prepared.into_checks();
     let group = owned(shard, &record, hash).await?;
     let raw = (MessageKind::PutItemRequest, payload);
-    propose(shard, id, &record, group, raw, Command::Put(req)).await
+    let decoded = Command::Put(req, Some((record.clone(), checks)));
+    propose(shard, id, &record, group, raw, decoded).await
 }
 
 async fn update(
@@ -464,7 +465,7 @@ async fn batch_write(
             continue;
         }
         let (command, decoded) = match write.proposal(req.return_consumed_capacity) {
-            BatchWriteProposal::Put(p) => (encode_command(&p)?, Command::Put(p)),
+            BatchWriteProposal::Put(p) => (encode_command(&p)?, Command::Put(p, None)),
             BatchWriteProposal::Delete(d) => (encode_command(&d)?, Command::Delete(d)),
         };
         if admit(shard, record, group, Use::Write).is_err() {

@@ -24,8 +24,8 @@ use shoal_wire::message::{self as msg, MessageKind};
 
 use super::dispatch::{answer, decode, error_frame, error_reply_frame};
 use crate::exec::capacity::MilliUnits;
-use crate::exec::{self, WriteOutcome};
-use crate::meta::catalog::{Catalog, METADATA_GROUP, table_of_group};
+use crate::exec::{self, PreparedPut, PutChecks, WriteOutcome};
+use crate::meta::catalog::{Catalog, METADATA_GROUP, TableRecord, table_of_group};
 use crate::meta::machine::MetaMachine;
 use crate::replication::{Prepared, StateMachine};
 use crate::storage::dma::DmaDisk;
@@ -71,8 +71,8 @@ pub fn command_from_payload(kind: MessageKind, payload: &[u8]) -> Vec<u8> {
 
 /// A decoded write command: what an entry holds, and what its proposer attaches to it.
 pub enum Command {
-    /// PutItem.
-    Put(msg::PutItemRequest),
+    /// PutItem, with what the proposer checked of it against the table record it names.
+    Put(msg::PutItemRequest, Option<(Rc<TableRecord>, PutChecks)>),
     /// UpdateItem.
     Update(msg::UpdateItemRequest),
     /// DeleteItem.
@@ -83,7 +83,9 @@ impl Command {
     /// Decodes an entry's payload of kind `code`.
     fn decode(code: u16, payload: &[u8]) -> Result<Command, Error> {
         match MessageKind::from_code(code) {
-            Some(kind @ MessageKind::PutItemRequest) => decode(kind, payload).map(Command::Put),
+            Some(kind @ MessageKind::PutItemRequest) => {
+                decode(kind, payload).map(|req| Command::Put(req, None))
+            }
             Some(kind @ MessageKind::UpdateItemRequest) => {
                 decode(kind, payload).map(Command::Update)
             }
@@ -149,8 +151,14 @@ impl Machine {
             },
         };
         let applied = match command {
-            Command::Put(req) => {
-                let outcome = exec::apply_put(e, desc, id, &req).await;
+            Command::Put(req, checked) => {
+                let outcome = match checked {
+                    // The proposer's checks stand while the table record is the same.
+                    Some((checked_against, checks)) if Rc::ptr_eq(&checked_against, &table) => {
+                        PreparedPut::from_checks(&req, checks).apply(e).await
+                    }
+                    _ => exec::apply_put(e, desc, id, &req).await,
+                };
                 self.finish(group, index, outcome).await?
             }
             Command::Update(req) => {

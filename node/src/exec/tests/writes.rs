@@ -14,7 +14,8 @@ use shoal_wire::value::{AttributeValue, Item};
 use super::support::*;
 use crate::exec::capacity::MilliUnits;
 use crate::exec::{
-    apply_delete, apply_put, apply_update, get_item, prepare_delete, prepare_put, prepare_update,
+    PreparedPut, apply_delete, apply_put, apply_update, get_item, prepare_delete, prepare_put,
+    prepare_update,
 };
 
 fn key(pk: &str, sk: &str) -> Item {
@@ -585,6 +586,39 @@ fn apply_is_deterministic_across_replicas() {
             assert_eq!(left, right);
             commit(&a, left).await;
             commit(&b, right).await;
+        }
+    });
+}
+
+/// The proposer's replica applies a put with the checks it made before proposing
+/// (`PutChecks`); every other replica checks again. Both give the same outcome.
+#[test]
+fn a_put_applied_with_the_proposers_checks_matches_one_checked_again() {
+    run(|| async {
+        let table = composite();
+        let (proposer, follower) = (engine().await, engine().await);
+        let mut plain = put_req(
+            "tab",
+            item(&[("pk", s("a")), ("sk", n("1")), ("v", n("1"))]),
+        );
+        plain.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
+        let mut replace = plain.clone();
+        replace.item.insert("v".into(), n("2"));
+        replace.return_values = Some(ReturnValue::AllOld);
+        replace.condition_expression = Some("v = :one".into());
+        replace.expression_attribute_values = values(&[(":one", n("1"))]);
+        let failing = replace.clone();
+        for request in [plain, replace, failing] {
+            let checks = prepare_put(&table, TABLE_ID, &request)
+                .unwrap()
+                .into_checks();
+            let mine = PreparedPut::from_checks(&request, checks)
+                .apply(&proposer)
+                .await;
+            let theirs = apply_put(&follower, &table, TABLE_ID, &request).await;
+            assert_eq!(mine, theirs);
+            commit_any(&proposer, mine).await;
+            commit_any(&follower, theirs).await;
         }
     });
 }
