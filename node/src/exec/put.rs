@@ -11,7 +11,10 @@
 //! table's throughput bucket, or `ReturnConsumedCapacity`. An unconditional put to an
 //! on-demand table that asks for neither does not read it (a tree descent and a decode,
 //! about a tenth of a shard's CPU per put); its outcome's `capacity` then counts the new
-//! item only, which nothing charges or reports.
+//! item only, which nothing charges or reports. Each replica decides this from its own
+//! catalog copy; the write is the same either way. Only a failing read (a storage error on
+//! one replica) could make replicas differ, as it already could for a conditional write.
+//! Known gap: a read error should stop the shard rather than reject the one write.
 //! Does not route (the server compares `PreparedPut::key.hash` with its partitions) and does
 //! not apply ops.
 

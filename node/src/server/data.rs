@@ -19,7 +19,7 @@ use shoal_wire::{Error, ErrorKind};
 
 use super::control::propose_error;
 use super::dispatch::{answer, decode, error_frame, error_reply_frame};
-use super::machine::{Command, command_from_payload, encode_command};
+use super::machine::{Command, command_entry, encode_command};
 use super::shard::Shard;
 use crate::exec::capacity::{MilliUnits, PartitionThrottle};
 use crate::exec::{self, BatchWriteProposal, BatchWriteResponse};
@@ -241,7 +241,7 @@ async fn propose(
 ) -> Result<Vec<u8>, Fail> {
     leadership(shard, group, Instant::now() + READ_READY_WAIT_MAX).await?;
     admit(shard, record, group, Use::Write)?;
-    let command = command_from_payload(kind, payload);
+    let command = command_entry(kind, payload, &decoded)?;
     let applied = shard
         .driver
         .propose_prepared(group, command, Some(Box::new(decoded)))

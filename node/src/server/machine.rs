@@ -60,13 +60,28 @@ pub fn encode_command<M: msg::Message>(request: &M) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::internal(format!("encode {}: {e}", M::KIND.name())))
 }
 
-/// The raft entry of a write request whose payload arrived from a client and decoded
-/// (so was validated): the same bytes, behind the kind, with no second encoding.
-pub fn command_from_payload(kind: MessageKind, payload: &[u8]) -> Vec<u8> {
+/// Largest client payload a write's entry holds as it came (see [`command_entry`]).
+pub const RAW_COMMAND_BYTES_MAX: usize = 64 << 10;
+
+/// The raft entry of a write request whose `payload` (of `kind`) arrived from a client and
+/// decoded to `decoded` (so was validated): the same bytes behind the kind, with no second
+/// encoding, up to [`RAW_COMMAND_BYTES_MAX`]. A larger payload is encoded again from the
+/// decoded request: a valid payload may also carry bytes nothing in it points to, and
+/// those must not reach the log (a 1 WCU put padded to 17 MiB would exceed the log's
+/// largest record and stop the shard's raft loop); the decoded request's size is bounded by
+/// its validation.
+pub fn command_entry(
+    kind: MessageKind,
+    payload: &[u8],
+    decoded: &Command,
+) -> Result<Vec<u8>, Error> {
+    if payload.len() > RAW_COMMAND_BYTES_MAX {
+        return decoded.encode();
+    }
     let mut command = Vec::with_capacity(2 + payload.len());
     command.extend_from_slice(&kind.code().to_le_bytes());
     command.extend_from_slice(payload);
-    command
+    Ok(command)
 }
 
 /// A decoded write command: what an entry holds, and what its proposer attaches to it.
@@ -80,6 +95,15 @@ pub enum Command {
 }
 
 impl Command {
+    /// The entry for this request, encoded.
+    pub fn encode(&self) -> Result<Vec<u8>, Error> {
+        match self {
+            Command::Put(req, _) => encode_command(req),
+            Command::Update(req) => encode_command(req),
+            Command::Delete(req) => encode_command(req),
+        }
+    }
+
     /// Decodes an entry's payload of kind `code`.
     fn decode(code: u16, payload: &[u8]) -> Result<Command, Error> {
         match MessageKind::from_code(code) {
@@ -256,5 +280,60 @@ impl StateMachine for Machine {
             (Some(meta), true) => meta.reload().await,
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_wire::cluster::Epoch;
+    use shoal_wire::value::AttributeValue;
+
+    use super::*;
+
+    fn put() -> msg::PutItemRequest {
+        msg::PutItemRequest {
+            table_name: "t".into(),
+            item: [("pk".to_string(), AttributeValue::S("a".into()))].into(),
+            condition_expression: None,
+            expression_attribute_names: None,
+            expression_attribute_values: None,
+            return_values: None,
+            return_values_on_condition_check_failure: None,
+            return_consumed_capacity: None,
+            return_item_collection_metrics: None,
+            expected: None,
+            conditional_operator: None,
+            map_epoch: Epoch(0),
+        }
+    }
+
+    fn decoded_put(entry: &[u8]) -> msg::PutItemRequest {
+        let code = u16::from_le_bytes([entry[0], entry[1]]);
+        match Command::decode(code, &entry[2..]) {
+            Ok(Command::Put(req, None)) => req,
+            _ => panic!("not a put entry"),
+        }
+    }
+
+    /// A client payload is replicated as it came when small; a large one is encoded again
+    /// from the decoded request, so bytes nothing points to never reach the log.
+    #[test]
+    fn a_write_entry_holds_the_payload_as_sent_unless_it_is_large() {
+        let kind = MessageKind::PutItemRequest;
+        let entry = encode_command(&put()).unwrap();
+        let payload = &entry[2..];
+        let raw = command_entry(kind, payload, &Command::Put(put(), None)).unwrap();
+        assert_eq!(raw, entry, "small: the same bytes");
+        assert_eq!(decoded_put(&raw), put());
+
+        // The same archive behind 64 KiB of bytes nothing points to still decodes (rkyv
+        // finds the root at the end), so a client can pad a valid request.
+        let mut padded = vec![0u8; RAW_COMMAND_BYTES_MAX + 16];
+        padded.extend_from_slice(payload);
+        let decoded: msg::PutItemRequest = decode(kind, &padded).expect("padded payload decodes");
+        assert_eq!(decoded, put());
+        let bounded = command_entry(kind, &padded, &Command::Put(decoded, None)).unwrap();
+        assert!(bounded.len() < 1024, "re-encoded: {} bytes", bounded.len());
+        assert_eq!(decoded_put(&bounded), put());
     }
 }

@@ -180,8 +180,6 @@ fn admit(bucket: &mut TokenBucket, now: Instant) -> Result<(), Error> {
     }
 }
 
-/// Per-partition (read, write) rates in thousandths of a unit per second, or `None` for
-/// on-demand tables.
 /// Whether `table` has provisioned throughput (its requests are throttled and their units
 /// charged); on-demand tables are not.
 pub fn is_provisioned(table: &TableDescription) -> bool {
@@ -192,6 +190,8 @@ pub fn is_provisioned(table: &TableDescription) -> bool {
     mode != BillingMode::PayPerRequest
 }
 
+/// Per-partition (read, write) rates in thousandths of a unit per second, or `None` for
+/// on-demand tables.
 fn partition_rates(table: &TableDescription, partition_count: u32) -> Option<(u64, u64)> {
     if !is_provisioned(table) {
         return None;
