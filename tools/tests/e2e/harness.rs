@@ -282,14 +282,32 @@ pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// Creates a table with a string partition key `pk` and, if given, a number sort key `sk`.
+///
+/// An attempt that times out after it was sent (the client does not retry those: a
+/// CreateTable is not idempotent) has an unknown outcome, as happens while a just
+/// restarted cluster elects its metadata leader on a loaded machine: then the table is
+/// looked up, and the create sent again only if it does not exist (bounded).
 pub async fn create_table(client: &Client, name: &str, sort: bool) {
     use shoal_wire::schema::{BillingMode, ScalarType};
-    let mut create = client
-        .create_table(name)
-        .partition_key("pk", ScalarType::S)
-        .billing_mode(BillingMode::PayPerRequest);
-    if sort {
-        create = create.sort_key("sk", ScalarType::N);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut create = client
+            .create_table(name)
+            .partition_key("pk", ScalarType::S)
+            .billing_mode(BillingMode::PayPerRequest);
+        if sort {
+            create = create.sort_key("sk", ScalarType::N);
+        }
+        match create.send().await {
+            Ok(_) => return,
+            Err(e @ shoal_router::Error::Timeout { .. }) => {
+                assert!(std::time::Instant::now() < deadline, "create table: {e:?}");
+                if client.describe_table(name).send().await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("create table: {e:?}"),
+        }
     }
-    create.send().await.expect("create table");
 }
