@@ -144,6 +144,11 @@ pub enum ProposeError {
     /// The shard's storage failed or it is shutting down.
     #[error("{0}")]
     Storage(String),
+    /// A snapshot replaced this replica's log up to or past the proposal's entry before it
+    /// was applied here: the entry may be part of the snapshot's state or may have been
+    /// overwritten, and this replica cannot tell which.
+    #[error("outcome unknown: group {0} installed a snapshot that covers the proposal")]
+    Unknown(u64),
 }
 
 /// Timing of the groups.
@@ -902,6 +907,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 .mut_store()
                 .install_snapshot(index, term, meta.get_conf_state().clone());
             wal.truncate_prefix(group, index, term)?;
+            answer_covered_by_snapshot(group, &mut g.waiting, index);
             hand_back(
                 group,
                 g,
@@ -1566,6 +1572,17 @@ fn answer_overwritten<O>(group: u64, waiting: &mut BTreeMap<u64, Waiter<O>>, app
     }
 }
 
+/// Answers `Unknown` to the proposals waiting at or below a snapshot's `index` (their
+/// entries will never be applied one by one here, and may or may not be in the snapshot).
+/// Without this they waited for the group's next applied entry and were then answered
+/// `Dropped`, which says "not applied, safe to retry".
+fn answer_covered_by_snapshot<O>(group: u64, waiting: &mut BTreeMap<u64, Waiter<O>>, index: u64) {
+    let above = waiting.split_off(&(index + 1));
+    for (_, w) in std::mem::replace(waiting, above) {
+        let _ = w.reply.send(Err(ProposeError::Unknown(group)));
+    }
+}
+
 /// The proposal waiting for the entry at (`index`, `term`), taken out; None when the entry
 /// is not one this replica proposed (another leader's, or one that overwrote ours: the
 /// waiter then stays, to be answered `Dropped` once its index is applied).
@@ -1889,6 +1906,28 @@ mod tests {
             let answer = rx.try_recv();
             assert!(
                 matches!(answer, Ok(Some(Err(ProposeError::Dropped(7))))),
+                "{answer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn proposals_a_snapshot_covers_are_answered_with_an_unknown_outcome() {
+        let mut waiting = BTreeMap::new();
+        let mut replies = Vec::new();
+        for index in [10u64, 11, 12] {
+            let (w, rx) = waiter(1);
+            waiting.insert(index, w);
+            replies.push(rx);
+        }
+        answer_covered_by_snapshot(7, &mut waiting, 11);
+        assert_eq!(waiting.keys().copied().collect::<Vec<_>>(), vec![12]);
+        let mut above = replies.pop().unwrap();
+        assert!(matches!(above.try_recv(), Ok(None)), "above the snapshot");
+        for mut rx in replies {
+            let answer = rx.try_recv();
+            assert!(
+                matches!(answer, Ok(Some(Err(ProposeError::Unknown(7))))),
                 "{answer:?}"
             );
         }

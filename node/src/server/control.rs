@@ -190,6 +190,8 @@ pub fn propose_error(e: ProposeError) -> Error {
         }
         ProposeError::NoGroup(g) => Error::internal(format!("group {g} is not hosted here")),
         ProposeError::Storage(reason) => Error::internal(reason),
+        // DynamoDB answers a write of unknown outcome with a 500.
+        ProposeError::Unknown(_) => Error::internal(e.to_string()),
     }
 }
 
