@@ -60,4 +60,4 @@ pub use update::{PreparedUpdate, apply_update, prepare_update};
 pub use write::{WriteError, WriteOutcome};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

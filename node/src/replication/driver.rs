@@ -907,7 +907,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 .mut_store()
                 .install_snapshot(index, term, meta.get_conf_state().clone());
             wal.truncate_prefix(group, index, term)?;
-            answer_covered_by_snapshot(group, &mut g.waiting, index);
+            answer_up_to(&mut g.waiting, index, ProposeError::Unknown(group));
             hand_back(
                 group,
                 g,
@@ -1107,7 +1107,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         if let Some(last) = entries.last()
             && let Some(g) = self.inner.state.borrow_mut().groups.get_mut(&group)
         {
-            answer_overwritten(group, &mut g.waiting, last.index);
+            answer_up_to(&mut g.waiting, last.index, ProposeError::Dropped(group));
         }
         Ok(())
     }
@@ -1561,25 +1561,15 @@ fn start_read_rounds<O>(st: &mut State<O>) {
     }
 }
 
-/// Answers `Dropped` (safe to retry) to the proposals still waiting at or below `applied`:
-/// another entry was committed and applied at their log index (a newer leader overwrote a
-/// deposed leader's tail), so theirs can never be. Without this their requests would wait
-/// forever, long after the client gave up.
-fn answer_overwritten<O>(group: u64, waiting: &mut BTreeMap<u64, Waiter<O>>, applied: u64) {
-    let above = waiting.split_off(&(applied + 1));
-    for (_, w) in std::mem::replace(waiting, above) {
-        let _ = w.reply.send(Err(ProposeError::Dropped(group)));
-    }
-}
-
-/// Answers `Unknown` to the proposals waiting at or below a snapshot's `index` (their
-/// entries will never be applied one by one here, and may or may not be in the snapshot).
-/// Without this they waited for the group's next applied entry and were then answered
-/// `Dropped`, which says "not applied, safe to retry".
-fn answer_covered_by_snapshot<O>(group: u64, waiting: &mut BTreeMap<u64, Waiter<O>>, index: u64) {
+/// Answers `error` to every proposal still waiting at or below `index`. After entries up
+/// to `index` were applied, those left had another entry applied at their index (a newer
+/// leader overwrote a deposed leader's tail): `Dropped`, safe to retry. After a snapshot
+/// up to `index` was installed, their entries may or may not be in it: `Unknown`. Without
+/// this their requests would wait until some later entry, or forever.
+fn answer_up_to<O>(waiting: &mut BTreeMap<u64, Waiter<O>>, index: u64, error: ProposeError) {
     let above = waiting.split_off(&(index + 1));
     for (_, w) in std::mem::replace(waiting, above) {
-        let _ = w.reply.send(Err(ProposeError::Unknown(group)));
+        let _ = w.reply.send(Err(error.clone()));
     }
 }
 
@@ -1886,8 +1876,9 @@ mod tests {
         )
     }
 
-    #[test]
-    fn proposals_overwritten_below_the_applied_index_are_answered_dropped() {
+    /// Answers `error` up to index 11 to proposals waiting at 10, 11 and 12; checks that
+    /// the first two got it and the third still waits.
+    fn answer_three_up_to_11(error: ProposeError) {
         let mut waiting = BTreeMap::new();
         let mut replies = Vec::new();
         for index in [10u64, 11, 12] {
@@ -1895,42 +1886,30 @@ mod tests {
             waiting.insert(index, w);
             replies.push(rx);
         }
-        answer_overwritten(7, &mut waiting, 11);
+        answer_up_to(&mut waiting, 11, error.clone());
         assert_eq!(waiting.keys().copied().collect::<Vec<_>>(), vec![12]);
         let mut rx3 = replies.pop().unwrap();
         assert!(
             matches!(rx3.try_recv(), Ok(None)),
-            "above the applied index: still waiting"
+            "above the index: still waiting"
         );
         for mut rx in replies {
             let answer = rx.try_recv();
             assert!(
-                matches!(answer, Ok(Some(Err(ProposeError::Dropped(7))))),
+                matches!(&answer, Ok(Some(Err(e))) if *e == error),
                 "{answer:?}"
             );
         }
     }
 
     #[test]
+    fn proposals_overwritten_below_the_applied_index_are_answered_dropped() {
+        answer_three_up_to_11(ProposeError::Dropped(7));
+    }
+
+    #[test]
     fn proposals_a_snapshot_covers_are_answered_with_an_unknown_outcome() {
-        let mut waiting = BTreeMap::new();
-        let mut replies = Vec::new();
-        for index in [10u64, 11, 12] {
-            let (w, rx) = waiter(1);
-            waiting.insert(index, w);
-            replies.push(rx);
-        }
-        answer_covered_by_snapshot(7, &mut waiting, 11);
-        assert_eq!(waiting.keys().copied().collect::<Vec<_>>(), vec![12]);
-        let mut above = replies.pop().unwrap();
-        assert!(matches!(above.try_recv(), Ok(None)), "above the snapshot");
-        for mut rx in replies {
-            let answer = rx.try_recv();
-            assert!(
-                matches!(answer, Ok(Some(Err(ProposeError::Unknown(7))))),
-                "{answer:?}"
-            );
-        }
+        answer_three_up_to_11(ProposeError::Unknown(7));
     }
 
     /// An applied entry answers the proposal appended at its index in its term only: not a

@@ -285,26 +285,11 @@ impl StateMachine for Machine {
 
 #[cfg(test)]
 mod tests {
-    use shoal_wire::cluster::Epoch;
-    use shoal_wire::value::AttributeValue;
-
     use super::*;
+    use crate::exec::tests::support::{item, put_req, s};
 
     fn put() -> msg::PutItemRequest {
-        msg::PutItemRequest {
-            table_name: "t".into(),
-            item: [("pk".to_string(), AttributeValue::S("a".into()))].into(),
-            condition_expression: None,
-            expression_attribute_names: None,
-            expression_attribute_values: None,
-            return_values: None,
-            return_values_on_condition_check_failure: None,
-            return_consumed_capacity: None,
-            return_item_collection_metrics: None,
-            expected: None,
-            conditional_operator: None,
-            map_epoch: Epoch(0),
-        }
+        put_req("t", item(&[("pk", s("a"))]))
     }
 
     fn decoded_put(entry: &[u8]) -> msg::PutItemRequest {

@@ -7,6 +7,6 @@ mod catalog;
 mod codec;
 mod model;
 mod reads;
-mod support;
+pub(crate) mod support;
 mod throttle;
 mod writes;
