@@ -24,12 +24,13 @@ use shoal_wire::message::{self as msg, MessageKind};
 
 use super::dispatch::{answer, decode, error_frame, error_reply_frame};
 use crate::exec::capacity::MilliUnits;
-use crate::exec::{self, PreparedPut, PutChecks, WriteOutcome};
+use crate::exec::{self, ItemReader, PreparedPut, PutChecks, WriteOutcome};
 use crate::meta::catalog::{Catalog, METADATA_GROUP, TableRecord, table_of_group};
 use crate::meta::machine::MetaMachine;
 use crate::replication::{Prepared, StateMachine};
 use crate::storage::dma::DmaDisk;
-use crate::storage::{Engine, StorageError};
+use crate::storage::io::Disk;
+use crate::storage::{Engine, Op, StorageError};
 
 /// A function from a request id to the answer frame.
 pub type Answer = Box<dyn FnOnce(u64) -> Vec<u8>>;
@@ -160,13 +161,8 @@ impl Machine {
             _ => (0, &[][..]),
         };
         let Some(table) = table else {
-            self.engine
-                .apply_committed(group, index, Vec::new())
-                .await?;
-            return Ok(Applied::free(rejected(Error::resource_not_found())));
+            return self.skip(group, index, Error::resource_not_found()).await;
         };
-        let (desc, id) = (&table.description, table.id);
-        let e = &self.engine;
         let command = match prepared.and_then(|p| p.downcast::<Command>().ok()) {
             Some(command) => *command,
             None => match Command::decode(code, payload) {
@@ -174,50 +170,9 @@ impl Machine {
                 Err(err) => return self.skip(group, index, err).await,
             },
         };
-        let applied = match command {
-            Command::Put(req, checked) => {
-                let outcome = match checked {
-                    // The proposer's checks stand while the table record is the same.
-                    Some((checked_against, checks)) if Rc::ptr_eq(&checked_against, &table) => {
-                        PreparedPut::from_checks(&req, checks).apply(e).await
-                    }
-                    _ => exec::apply_put(e, desc, id, &req).await,
-                };
-                self.finish(group, index, outcome).await?
-            }
-            Command::Update(req) => {
-                let outcome = exec::apply_update(e, desc, id, &req).await;
-                self.finish(group, index, outcome).await?
-            }
-            Command::Delete(req) => {
-                let outcome = exec::apply_delete(e, desc, id, &req).await;
-                self.finish(group, index, outcome).await?
-            }
-        };
+        let (ops, applied) = execute(&self.engine, &table, command).await?;
+        self.engine.apply_committed(group, index, ops).await?;
         Ok(applied)
-    }
-
-    /// Applies a write outcome's ops at this position and turns its result into an answer.
-    async fn finish<R: msg::Message + 'static>(
-        &self,
-        group: u64,
-        index: u64,
-        outcome: WriteOutcome<R>,
-    ) -> Result<Applied, StorageError> {
-        self.engine
-            .apply_committed(group, index, outcome.ops)
-            .await?;
-        let answer: Answer = match outcome.result {
-            Ok(response) => Box::new(move |id| answer(id, Ok(response))),
-            Err(failure) => {
-                let reply = failure.reply();
-                Box::new(move |id| error_reply_frame(id, reply))
-            }
-        };
-        Ok(Applied {
-            answer,
-            capacity: outcome.capacity,
-        })
     }
 
     /// Records the position of an entry that changes nothing.
@@ -231,6 +186,98 @@ impl Machine {
 
 fn rejected(error: Error) -> Answer {
     Box::new(move |id| error_frame(id, &error))
+}
+
+/// Executes a write command against the state `engine` holds now: the ops to apply at the
+/// entry's position and the proposer's answer. A read that fails is an error here, not a
+/// rejected write: the other replicas read the same item and apply the write, so answering
+/// "internal error" and applying nothing would leave this replica's state different from
+/// theirs. The error stops the shard's raft loop instead (fail-stop, as for a failed write).
+async fn execute<D: Disk>(
+    engine: &Engine<D>,
+    table: &Rc<TableRecord>,
+    command: Command,
+) -> Result<(Vec<Op>, Applied), StorageError> {
+    let (desc, id) = (&table.description, table.id);
+    let reader = ApplyReader::new(engine);
+    let r = &reader;
+    match command {
+        Command::Put(req, checked) => {
+            let outcome = match checked {
+                // The proposer's checks stand while the table record is the same.
+                Some((checked_against, checks)) if Rc::ptr_eq(&checked_against, table) => {
+                    PreparedPut::from_checks(&req, checks).apply(r).await
+                }
+                _ => exec::apply_put(r, desc, id, &req).await,
+            };
+            reader.finish(outcome)
+        }
+        Command::Update(req) => reader.finish(exec::apply_update(r, desc, id, &req).await),
+        Command::Delete(req) => reader.finish(exec::apply_delete(r, desc, id, &req).await),
+    }
+}
+
+/// The engine as a write's apply reads it: remembers the first storage error, which
+/// [`ApplyReader::finish`] then returns instead of the outcome.
+struct ApplyReader<'a, D: Disk> {
+    engine: &'a Engine<D>,
+    failed: RefCell<Option<StorageError>>,
+}
+
+impl<'a, D: Disk> ApplyReader<'a, D> {
+    fn new(engine: &'a Engine<D>) -> Self {
+        Self {
+            engine,
+            failed: RefCell::new(None),
+        }
+    }
+
+    fn note<T>(&self, result: Result<T, StorageError>) -> Result<T, Error> {
+        result.map_err(|error| {
+            let reported = exec::storage_error(error.clone());
+            self.failed.borrow_mut().get_or_insert(error);
+            reported
+        })
+    }
+
+    /// The outcome's ops and answer, or the read error it met.
+    fn finish<R: msg::Message + 'static>(
+        &self,
+        outcome: WriteOutcome<R>,
+    ) -> Result<(Vec<Op>, Applied), StorageError> {
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
+        let answer: Answer = match outcome.result {
+            Ok(response) => Box::new(move |id| answer(id, Ok(response))),
+            Err(failure) => {
+                let reply = failure.reply();
+                Box::new(move |id| error_reply_frame(id, reply))
+            }
+        };
+        let applied = Applied {
+            answer,
+            capacity: outcome.capacity,
+        };
+        Ok((outcome.ops, applied))
+    }
+}
+
+impl<D: Disk> ItemReader for ApplyReader<'_, D> {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.note(self.engine.get(key).await)
+    }
+
+    async fn scan(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        self.note(self.engine.scan(lo, hi, reverse, limit, max_bytes).await)
+    }
 }
 
 impl StateMachine for Machine {
@@ -286,7 +333,11 @@ impl StateMachine for Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::tests::support::{item, put_req, s};
+    use crate::exec::tests::support::{
+        TABLE_ID, delete_req, engine_on, item, put_req, run, s, simple, update_req,
+    };
+    use crate::storage::sim::SimDisk;
+    use shoal_wire::message::ReturnValue;
 
     fn put() -> msg::PutItemRequest {
         put_req("t", item(&[("pk", s("a"))]))
@@ -320,5 +371,60 @@ mod tests {
         let bounded = command_entry(kind, &padded, &Command::Put(decoded, None)).unwrap();
         assert!(bounded.len() < 1024, "re-encoded: {} bytes", bounded.len());
         assert_eq!(decoded_put(&bounded), put());
+    }
+
+    /// A write whose read of the current item fails on this replica is not answered as
+    /// rejected (its entry then recorded as applied with nothing changed, while the other
+    /// replicas apply it): executing it fails with the storage error, which stops the shard.
+    #[test]
+    fn a_read_that_fails_while_applying_a_write_is_an_error_not_a_rejection() {
+        run(|| async {
+            let disk = SimDisk::new();
+            let engine = engine_on(disk.clone()).await;
+            let table = Rc::new(TableRecord {
+                id: TABLE_ID,
+                description: simple(),
+                partitions: Vec::new(),
+            });
+            let key = item(&[("pk", s("a"))]);
+            let put = put_req("hsh", item(&[("pk", s("a")), ("v", s("1"))]));
+            let (ops, _) = execute(&engine, &table, Command::Put(put, None))
+                .await
+                .expect("put executes");
+            engine.commit(1, ops).await.expect("commit");
+            engine.checkpoint().await.expect("checkpoint");
+            engine.close().await.expect("close");
+
+            // Damage every leaf page of the tree at rest; a fresh open has none cached.
+            let tree = std::path::Path::new("/sim/exec/tree.db");
+            let bytes = disk.contents(tree).expect("tree file");
+            let mut leaves = 0;
+            for (page, p) in bytes.chunks(4096).enumerate().skip(2) {
+                if p[0..4] == *b"SHPG" && p[6] == 1 {
+                    assert!(disk.corrupt(tree, page as u64 * 4096 + 200, 0x01));
+                    leaves += 1;
+                }
+            }
+            assert!(leaves > 0, "no leaf page found");
+            let engine = engine_on(disk.after_crash()).await;
+
+            let mut put = put_req("hsh", item(&[("pk", s("a")), ("v", s("2"))]));
+            put.return_values = Some(ReturnValue::AllOld);
+            let commands = [
+                Command::Put(put, None),
+                Command::Update(update_req("hsh", key.clone())),
+                Command::Delete(delete_req("hsh", key)),
+            ];
+            for command in commands {
+                match execute(&engine, &table, command).await {
+                    Err(StorageError::Corrupt { reason, .. }) => {
+                        assert!(reason.contains("checksum"), "{reason}")
+                    }
+                    Err(other) => panic!("unexpected error {other}"),
+                    Ok(_) => panic!("a write that could not read its item was executed"),
+                }
+            }
+            engine.halt().await.expect("halt");
+        });
     }
 }

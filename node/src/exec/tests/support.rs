@@ -36,6 +36,11 @@ where
 
 /// A fresh engine on a simulated disk, sized for 400 KB items.
 pub async fn engine() -> Engine<SimDisk> {
+    engine_on(SimDisk::new()).await
+}
+
+/// The engine of [`engine`] on `disk` in `/sim/exec` (opened afresh or recovered).
+pub async fn engine_on(disk: SimDisk) -> Engine<SimDisk> {
     let mut config = EngineConfig::with_cache_bytes(8 << 20);
     config.wal = WalConfig {
         segment_size: 8 << 20,
@@ -45,7 +50,7 @@ pub async fn engine() -> Engine<SimDisk> {
         spare_segments_max: 1,
         flushes_in_flight_max: 2,
     };
-    Engine::open(SimDisk::new(), Path::new("/sim/exec"), config)
+    Engine::open(disk, Path::new("/sim/exec"), config)
         .await
         .expect("open engine")
 }
