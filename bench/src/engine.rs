@@ -297,8 +297,11 @@ fn thread_main(
         go.wait();
         return Err("cannot build a tokio runtime".into());
     };
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, async {
+    // Load tasks are the runtime's own tasks (not a LocalSet's): a client library's
+    // connection tasks then wake them within one scheduler tick, where waking a LocalSet
+    // task from a runtime task cost an extra event-loop turn (a zero-timeout epoll_wait)
+    // per request.
+    runtime.block_on(async {
         let threads = shared.config.threads as usize;
         let concurrency = shared.config.concurrency as usize;
         let tasks = concurrency / threads + usize::from(index < concurrency % threads);
@@ -327,7 +330,7 @@ fn thread_main(
         for (task, session) in sessions.into_iter().enumerate() {
             let seed = shared.config.seed ^ fnv64((index as u64) << 32 | task as u64);
             let (shared, stats) = (shared.clone(), stats.clone());
-            joins.push(tokio::task::spawn_local(async move {
+            joins.push(tokio::task::spawn(async move {
                 task_main(&shared, session, &stats, Pcg64Mcg::seed_from_u64(seed)).await
             }));
         }

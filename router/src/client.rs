@@ -47,7 +47,7 @@ impl std::fmt::Debug for Client {
 pub(crate) struct Inner {
     pub config: ClientConfig,
     pub backoff: Backoff,
-    pub topology: RwLock<Topology>,
+    pub topology: RwLock<Arc<Topology>>,
     pub maps: Mutex<PartitionMaps>,
     fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub pool: Pool,
@@ -105,7 +105,7 @@ impl Client {
                 min: config.retry_delay_min,
                 max: config.retry_delay_max,
             },
-            topology: RwLock::new(Topology::from_cluster_file(&file)),
+            topology: RwLock::new(Arc::new(Topology::from_cluster_file(&file))),
             maps: Mutex::new(PartitionMaps::default()),
             fetching: Mutex::new(HashMap::new()),
             pool: Pool::new(
@@ -130,12 +130,12 @@ impl Client {
 
     /// The cluster's name.
     pub fn cluster_name(&self) -> String {
-        self.topology().cluster_name
+        self.topology().cluster_name.clone()
     }
 
     /// The nodes this client knows, by id.
     pub fn nodes(&self) -> Vec<NodeAddress> {
-        self.topology().nodes.into_values().collect()
+        self.topology().nodes.values().cloned().collect()
     }
 
     /// The node leading the metadata group, if known.
@@ -157,7 +157,8 @@ impl Client {
         Ok(route.lookup(hash).and_then(TableRoute::target))
     }
 
-    pub(crate) fn topology(&self) -> Topology {
+    /// The topology as known now (shared: requests read it on every attempt).
+    pub(crate) fn topology(&self) -> Arc<Topology> {
         self.inner
             .topology
             .read()
@@ -170,7 +171,7 @@ impl Client {
             .inner
             .topology
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = topology;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(topology);
     }
 
     /// A random number for back-off jitter.

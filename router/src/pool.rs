@@ -19,21 +19,24 @@ use crate::topology::Endpoint;
 /// One location's connection and the lock that serialises connecting.
 #[derive(Default)]
 struct Slot {
-    current: Mutex<Option<Arc<Connection>>>,
+    /// The connection and the address it was opened to.
+    current: Mutex<Option<(Endpoint, Arc<Connection>)>>,
     connecting: tokio::sync::Mutex<()>,
 }
 
 impl Slot {
-    /// The live connection to `address`, if there is one.
-    fn live(&self, address: &str) -> Option<Arc<Connection>> {
+    /// The live connection to `endpoint`'s address, if there is one.
+    fn live(&self, endpoint: &Endpoint) -> Option<Arc<Connection>> {
         let current = self
             .current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         current
             .as_ref()
-            .filter(|c| !c.is_closed() && c.endpoint() == address)
-            .cloned()
+            .filter(|(to, c)| {
+                to.host == endpoint.host && to.port == endpoint.port && !c.is_closed()
+            })
+            .map(|(_, c)| c.clone())
     }
 }
 
@@ -56,21 +59,22 @@ impl Pool {
 
     /// A live connection to `endpoint`, opening one if needed.
     pub async fn connection(&self, endpoint: &Endpoint) -> Result<Arc<Connection>> {
-        let address = endpoint.to_string();
         let slot = self.slot(endpoint.location);
-        if let Some(connection) = slot.live(&address) {
+        if let Some(connection) = slot.live(endpoint) {
             return Ok(connection);
         }
         let _connecting = slot.connecting.lock().await;
-        if let Some(connection) = slot.live(&address) {
+        if let Some(connection) = slot.live(endpoint) {
             return Ok(connection);
         }
+        let address = endpoint.to_string();
         let connection =
             Arc::new(Connection::open(address, self.connect_timeout, self.in_flight_max).await?);
         *slot
             .current
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(connection.clone());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((endpoint.clone(), connection.clone()));
         Ok(connection)
     }
 

@@ -182,13 +182,11 @@ impl Client {
     /// routing errors.
     pub(crate) async fn send_keyed<Q: Keyed>(&self, request: Q) -> Result<Q::Response> {
         let table_name = request.table_name().to_owned();
-        let plan = |route: &TableRoute| {
-            let mut attempt = request.clone();
+        let plan = |route: &TableRoute, attempt: &mut Q| {
             attempt.set_map_epoch(route.epoch);
-            let hash = attempt
+            attempt
                 .partition_value(&route.schema)
-                .and_then(|value| partition_hash(&value).ok());
-            (attempt, hash)
+                .and_then(|value| partition_hash(&value).ok())
         };
         let unroutable = |attempt: &Q, route: &TableRoute| attempt.unroutable_error(&route.schema);
         let pick = if request.any_replica() {
@@ -197,27 +195,28 @@ impl Client {
             Pick::Leader
         };
         let (response, _) = self
-            .send_routed(&table_name, pick, plan, unroutable)
+            .send_routed(&table_name, pick, request, plan, unroutable)
             .await?;
         Ok(response)
     }
 
-    /// The retry loop of every routed request: `plan` builds each attempt from the current
-    /// route and names the partition-key hash it is about (`None`: unroutable, sent to any
-    /// shard so that shard reports the exact validation error; `unroutable` gives the error
-    /// if it answers with a routing error instead). Returns the answer and the route the
-    /// successful attempt was planned with.
+    /// The retry loop of every routed request: `plan` fits `request` to the current route
+    /// before each attempt (map epoch, hash range) and names the partition-key hash it is
+    /// about (`None`: unroutable, sent to any shard so that shard reports the exact
+    /// validation error; `unroutable` gives the error if it answers with a routing error
+    /// instead). Returns the answer and the route the successful attempt was planned with.
     pub(crate) async fn send_routed<Q: Exchange>(
         &self,
         table_name: &str,
         pick: Pick,
-        plan: impl Fn(&TableRoute) -> (Q, Option<u64>),
+        mut request: Q,
+        plan: impl Fn(&TableRoute, &mut Q) -> Option<u64>,
         unroutable: impl Fn(&Q, &TableRoute) -> Error,
     ) -> Result<(Q::Response, Arc<TableRoute>)> {
         let mut run = Attempts::new(self);
         loop {
             let route = self.table_route(table_name).await?;
-            let (request, hash) = plan(&route);
+            let hash = plan(&route, &mut request);
             let entry = match hash {
                 Some(hash) => route.lookup(hash),
                 None => route.partitions.first(),

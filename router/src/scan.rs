@@ -80,20 +80,20 @@ impl Client {
         limit: Option<u32>,
         (range_start, range_end): (u64, u64),
     ) -> Result<(ScanResponse, u64)> {
-        let plan = |route: &TableRoute| {
-            let mut attempt = request.clone();
-            attempt.exclusive_start_key = start_key.clone();
-            attempt.limit = limit;
+        let mut attempt = request.clone();
+        attempt.exclusive_start_key = start_key;
+        attempt.limit = limit;
+        let plan = |route: &TableRoute, attempt: &mut ScanRequest| {
             attempt.map_epoch = route.epoch;
             attempt.hash_range = route.lookup(start).map(|entry| HashRange {
                 start: entry.hash_start.max(range_start),
                 end: entry.hash_end.min(range_end),
             });
-            (attempt, Some(start))
+            Some(start)
         };
         let unroutable = |_: &ScanRequest, _: &TableRoute| Error::validation("unroutable scan");
         let (answer, route) = self
-            .send_routed(&request.table_name, Pick::Leader, plan, unroutable)
+            .send_routed(&request.table_name, Pick::Leader, attempt, plan, unroutable)
             .await?;
         let part_end = route
             .lookup(start)
@@ -105,10 +105,9 @@ impl Client {
     /// the partition key): sent as is to any one shard, which reports DynamoDB's error.
     async fn scan_unroutable(&self, request: ScanRequest) -> Result<ScanResponse> {
         let table_name = request.table_name.clone();
-        let plan = |route: &TableRoute| {
-            let mut attempt = request.clone();
+        let plan = |route: &TableRoute, attempt: &mut ScanRequest| {
             attempt.map_epoch = route.epoch;
-            (attempt, None)
+            None
         };
         let unroutable = |attempt: &ScanRequest, _: &TableRoute| {
             Error::validation(format!(
@@ -118,7 +117,7 @@ impl Client {
             ))
         };
         let (answer, _) = self
-            .send_routed(&table_name, Pick::Leader, plan, unroutable)
+            .send_routed(&table_name, Pick::Leader, request, plan, unroutable)
             .await?;
         Ok(answer)
     }
