@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use shoal_wire::Error;
@@ -379,31 +379,20 @@ async fn accept_loop(
     shutdown: &AtomicBool,
     queue: crate::rt::TaskQueueHandle,
 ) {
-    // Runs until the node is asked to stop.
-    loop {
-        let accepted = futures::future::select(
-            Box::pin(listener.accept()),
-            Box::pin(crate::rt::sleep(SHUTDOWN_POLL)),
-        )
-        .await;
-        if shutdown.load(Ordering::Relaxed) {
-            return;
-        }
+    super::listener::accept_until(listener, shutdown, SHUTDOWN_POLL, |accepted| {
         let stream = match accepted {
-            futures::future::Either::Left((Ok(stream), _)) => stream,
-            futures::future::Either::Left((Err(e), _)) => {
+            Ok(stream) => stream,
+            Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
-                continue;
+                return;
             }
-            futures::future::Either::Right(_) => continue,
         };
         if shard.connections.get() >= shard.config.limits.connections_per_shard_max {
             tracing::warn!(
                 shard = shard.index,
                 "connection refused: too many connections"
             );
-            drop(stream);
-            continue;
+            return;
         }
         shard.connections.set(shard.connections.get() + 1);
         let s = shard.clone();
@@ -414,7 +403,8 @@ async fn accept_loop(
             },
             queue,
         );
-    }
+    })
+    .await;
 }
 
 /// Longest a shard waits at start for a usable catalog before serving anyway.
