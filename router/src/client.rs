@@ -174,6 +174,18 @@ impl Client {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(topology);
     }
 
+    /// Records that `node` leads the metadata group (if the topology knows it).
+    pub(crate) fn learn_metadata_leader(&self, node: NodeId) {
+        let mut topology = self
+            .inner
+            .topology
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if topology.metadata_leader != Some(node) && topology.nodes.contains_key(&node) {
+            Arc::make_mut(&mut topology).metadata_leader = Some(node);
+        }
+    }
+
     /// A random number for back-off jitter.
     pub(crate) fn random(&self) -> u64 {
         lock(&self.inner.jitter).next_u64()

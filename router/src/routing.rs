@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use shoal_wire::ErrorKind;
-use shoal_wire::cluster::ReplicaLocation;
+use shoal_wire::cluster::{NodeId, ReplicaLocation};
 use shoal_wire::key::partition_hash;
 use shoal_wire::message::{DescribeClusterRequest, DescribeClusterResponse};
 use tokio::time::{Instant, sleep};
@@ -174,6 +174,11 @@ impl Client {
                 Err(error) => error,
             };
             target = next_control_target(&self.topology(), target_now, &error);
+            if let Some(leader) = metadata_leader_hint(&error) {
+                // Later control requests go straight there: asking a follower first costs a
+                // round trip and wakes its hibernating metadata group every time.
+                self.learn_metadata_leader(leader);
+            }
             run.next(self, error, Q::IDEMPOTENT, false).await?;
         }
     }
@@ -349,6 +354,17 @@ pub(crate) enum Pick {
 /// the next node in turn when `target` cannot be reached or knows no leader (a replica that
 /// just restarted, or whose metadata group is still electing: asking the others also wakes
 /// a hibernating group there).
+/// The node a `NotLeader` answer to a control request names as the metadata leader.
+fn metadata_leader_hint(error: &Error) -> Option<NodeId> {
+    match error {
+        Error::Service(service) => match service.error.kind {
+            ErrorKind::NotLeader { hint: Some(leader) } => Some(leader.node),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn next_control_target(
     topology: &Topology,
     target: ReplicaLocation,

@@ -49,14 +49,18 @@ pub fn describe(shard: &Shard) -> DescribeClusterResponse {
     }
 }
 
-/// The node leading the metadata group as far as this shard knows (a metadata replica asks
-/// its raft group; other shards name the first metadata node, a starting point clients
-/// correct by following `NotLeader`).
+/// The node leading the metadata group as far as this shard knows: a metadata replica asks
+/// its raft group, another shard names the replica its catalog client last reached; failing
+/// both, the first metadata node (clients correct it by following `NotLeader`).
 fn metadata_leader(shard: &Shard) -> u32 {
-    shard
-        .meta()
-        .and_then(|_| shard.driver.leader_of(crate::meta::catalog::METADATA_GROUP))
-        .map_or(shard.cluster.metadata_node().id, |l| l as u32)
+    let known = match &shard.sync {
+        Some(sync) => sync.client().believed_leader(),
+        None => shard
+            .meta()
+            .and_then(|_| shard.driver.leader_of(crate::meta::catalog::METADATA_GROUP))
+            .map(|l| l as u32),
+    };
+    known.unwrap_or(shard.cluster.metadata_node().id)
 }
 
 /// The partition map of one table or of all tables.

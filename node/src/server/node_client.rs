@@ -171,6 +171,13 @@ impl MetaClient {
         }
     }
 
+    /// The node of the replica calls go to first: the one that answered last, or that the
+    /// last `NotLeader` answer named.
+    pub fn believed_leader(&self) -> Option<u32> {
+        let count = self.replicas.len();
+        (count > 0).then(|| self.replicas[self.current.get() % count].0)
+    }
+
     /// Sends `request` to the metadata leader (following hints) and decodes its answer.
     pub async fn call<Req, Resp>(&self, request: &Req) -> Result<Resp, Error>
     where

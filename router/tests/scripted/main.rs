@@ -187,3 +187,23 @@ async fn batch_parts_go_to_their_owners_and_are_merged() {
     );
     assert_eq!((first, second), (1, 1), "one part per owning shard");
 }
+
+#[tokio::test]
+async fn control_requests_learn_the_metadata_leader_from_a_hint() {
+    let script = Script::start().await;
+    let client = client(&script).await;
+    for _ in 0..3 {
+        let names = client.list_tables().send().await.unwrap().table_names;
+        assert_eq!(names, ["hinted"]);
+    }
+    assert_eq!(
+        script.count(1, MessageKind::ListTablesRequest),
+        1,
+        "the former leader is asked once"
+    );
+    assert_eq!(script.count(2, MessageKind::ListTablesRequest), 3);
+    assert_eq!(
+        client.metadata_leader(),
+        Some(shoal_wire::cluster::NodeId(2))
+    );
+}

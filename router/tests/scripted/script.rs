@@ -291,6 +291,20 @@ fn answer(frame: &Frame<'_>, node: u32, ports: [u16; 2], state: &Mutex<State>) -
             )
             .unwrap()
         }
+        // The metadata leadership moved to node 2: node 1 says so.
+        MessageKind::ListTablesRequest => match node {
+            1 => {
+                encode_frame(id, &ErrorReply::from_error(&Error::not_leader(Some(at(2))))).unwrap()
+            }
+            _ => encode_frame(
+                id,
+                &ListTablesResponse {
+                    table_names: vec!["hinted".into()],
+                    last_evaluated_table_name: None,
+                },
+            )
+            .unwrap(),
+        },
         _ => item_answer(frame, node, state),
     }
 }

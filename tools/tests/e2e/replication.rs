@@ -945,13 +945,19 @@ fn all_hibernating(cluster: &TestCluster, reports: &[shoal_wire::message::ShardR
             .all(|r| r.groups >= 2 && r.hibernating == r.groups)
 }
 
-/// Checks that hibernating groups stay asleep for three election timeouts: no follower
-/// wakes up (it would call an election after one timeout and wake the whole group).
-/// Every node's answer is awaited (a node slow to answer on a loaded machine is not a
-/// woken group).
-async fn assert_stays_hibernating(cluster: &TestCluster, what: &str) {
+/// Checks that hibernating groups stay asleep for three election timeouts while `client`
+/// keeps asking for a table's description (control requests go to the metadata leader and
+/// do not wake its group; one asked at a follower would wake it, and it would call an
+/// election after one timeout and wake the whole group). Every node's answer is awaited (a
+/// node slow to answer on a loaded machine is not a woken group).
+async fn assert_stays_hibernating(cluster: &TestCluster, client: &Client, table: &str, what: &str) {
     for _ in 0..12 {
         tokio::time::sleep(Duration::from_millis(250)).await;
+        client
+            .describe_table(table)
+            .send()
+            .await
+            .expect("describe the table");
         let deadline = Instant::now() + Duration::from_secs(20);
         let reports = loop {
             let reports = shard_reports(cluster).await;
@@ -979,7 +985,7 @@ async fn idle_groups_hibernate_and_wake() {
         put_and_read(&client, "idle", id).await;
     }
     wait_hibernating(&cluster, "after the first writes").await;
-    assert_stays_hibernating(&cluster, "after the first writes").await;
+    assert_stays_hibernating(&cluster, &client, "idle", "after the first writes").await;
     let woke = Instant::now();
     put_and_read(&client, "idle", "d").await;
     eprintln!(
