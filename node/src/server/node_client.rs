@@ -28,15 +28,22 @@ pub struct NodeClient {
     addr: SocketAddr,
     conn: Rc<Mutex<Option<TcpStream>>>,
     next_id: Rc<RefCell<u64>>,
+    timeout: Duration,
 }
 
 impl NodeClient {
     /// A client for the shard listening on `addr` (nothing is opened yet).
     pub fn new(addr: SocketAddr) -> Self {
+        Self::with_timeout(addr, CALL_TIMEOUT)
+    }
+
+    /// A client whose calls each get `timeout`.
+    pub fn with_timeout(addr: SocketAddr, timeout: Duration) -> Self {
         Self {
             addr,
             conn: Rc::new(Mutex::new(None)),
             next_id: Rc::new(RefCell::new(1)),
+            timeout,
         }
     }
 
@@ -54,14 +61,22 @@ impl NodeClient {
             *n
         };
         let frame = encode_frame(id, request).map_err(|e| internal(format!("encode: {e}")))?;
-        let answer = glommio::timer::timeout(CALL_TIMEOUT, async {
+        let answer = glommio::timer::timeout(self.timeout, async {
             self.exchange(id, &frame)
                 .await
                 .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e)))
         })
-        .await
-        .map_err(|e| unavailable(format!("{} did not answer: {e}", self.addr)))?;
-        decode_answer::<Resp>(&answer)
+        .await;
+        match answer {
+            Ok(answer) => decode_answer::<Resp>(&answer),
+            Err(e) => {
+                // A call cut off by its timeout may leave part of its answer (or of its
+                // request) in the stream: the next call would read from inside a frame.
+                // Only a fresh connection is known to start at a frame boundary.
+                self.conn.lock().await.take();
+                Err(unavailable(format!("{} did not answer: {e}", self.addr)))
+            }
+        }
     }
 
     async fn exchange(&self, id: u64, frame: &[u8]) -> Result<Vec<u8>, String> {
@@ -222,4 +237,79 @@ fn internal(message: String) -> Error {
 
 fn unavailable(message: String) -> Error {
     Error::new(ErrorKind::ServiceUnavailable, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_wire::message::{ListTablesRequest, ListTablesResponse};
+    use std::io::{Read, Write};
+
+    /// Answers every ListTables on every connection with one name; the answer to the first
+    /// request of all comes in two parts, the second long after the caller gave up.
+    fn serve_with_a_torn_first_answer(listener: std::net::TcpListener, late: Duration) {
+        let mut first = true;
+        // Two connections: the torn one and the one that replaces it.
+        for stream in listener.incoming().take(2) {
+            let Ok(mut stream) = stream else { return };
+            let torn = std::mem::take(&mut first);
+            std::thread::spawn(move || {
+                let mut reader = FrameReader::new();
+                let mut buf = [0u8; 4096];
+                let mut torn = torn;
+                loop {
+                    let id = loop {
+                        if let Ok(Some(f)) = reader.next_frame() {
+                            break f.header.request_id;
+                        }
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => reader.extend(&buf[..n]),
+                        }
+                    };
+                    let answer = ListTablesResponse {
+                        table_names: vec!["t".into()],
+                        last_evaluated_table_name: None,
+                    };
+                    let bytes = encode_frame(id, &answer).expect("encode");
+                    if std::mem::take(&mut torn) {
+                        let _ = stream.write_all(&bytes[..10]);
+                        std::thread::sleep(late);
+                        let _ = stream.write_all(&bytes[10..]);
+                    } else if stream.write_all(&bytes).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn a_call_cut_off_mid_answer_does_not_leave_the_next_one_reading_inside_a_frame() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            serve_with_a_torn_first_answer(listener, Duration::from_millis(300))
+        });
+        let (first, second) =
+            crate::rt::run_local("node-client-test", 1 << 20, move || async move {
+                let client = NodeClient::with_timeout(addr, Duration::from_millis(100));
+                let request = ListTablesRequest {
+                    exclusive_start_table_name: None,
+                    limit: None,
+                };
+                let first = client.call::<_, ListTablesResponse>(&request).await;
+                // The rest of the first answer arrives meanwhile.
+                crate::rt::sleep(Duration::from_millis(500)).await;
+                let second = client.call::<_, ListTablesResponse>(&request).await;
+                (first, second)
+            })
+            .expect("executor");
+        let error = first.expect_err("the first call times out");
+        assert_eq!(error.kind, ErrorKind::ServiceUnavailable, "{error}");
+        assert_eq!(
+            second.expect("the second call is answered").table_names,
+            ["t"]
+        );
+    }
 }
