@@ -10,7 +10,9 @@
 //! Invariant: at most `in_flight_max` requests wait on a connection; every waiter is
 //! answered exactly once: by its answer frame, by the connection's failure (all waiters at
 //! once), or by its own timeout or cancellation (which removes it). A fatal framing error
-//! closes the connection; a closed connection is never reused (the pool opens a new one).
+//! closes the connection, and so does a timeout with nothing at all received since the
+//! request was sent (a connection can die without a reset); a closed connection is never
+//! reused (the pool opens a new one).
 //! Does not retry or route: a failed exchange is reported to the caller.
 
 use std::collections::HashMap;
@@ -71,6 +73,9 @@ struct Shared {
     /// Wakes the writer task when an outbox batch starts.
     wake_writer: Notify,
     write: OwnedWriteHalf,
+    /// Reads that returned bytes, so far: a request that timed out while this did not move
+    /// heard nothing at all on its connection.
+    reads: AtomicU64,
 }
 
 impl Shared {
@@ -195,6 +200,7 @@ impl Connection {
             outbox: Mutex::default(),
             wake_writer: Notify::new(),
             write,
+            reads: AtomicU64::new(0),
         });
         let writer = tokio::spawn(write_loop(shared.clone()));
         let reader = tokio::spawn(read_loop(read, shared.clone()));
@@ -236,11 +242,23 @@ impl Connection {
             shared: &self.shared,
             request_id,
         };
+        let reads_before = self.shared.reads.load(Ordering::Relaxed);
         if let Err(reason) = self.shared.send(&frame, alone) {
             return Err(transport(&self.endpoint, reason, false));
         }
         let answer = match timeout_at(deadline, answer).await {
-            Err(_) => return Err(timed_out(true)),
+            Err(_) => {
+                if self.shared.reads.load(Ordering::Relaxed) == reads_before {
+                    // Not a byte since this request went out: the connection may be dead
+                    // without a reset (a peer that never accepted it, a lost route). The
+                    // pool opens a new one for the next attempt.
+                    self.shared.close(format!(
+                        "nothing received for {:?} after a request",
+                        started.elapsed()
+                    ));
+                }
+                return Err(timed_out(true));
+            }
             Ok(Err(_)) => return Err(transport(&self.endpoint, "connection dropped".into(), true)),
             Ok(Ok(Ok(answer))) => answer,
             Ok(Ok(Err(Failure::Closed(reason)))) => {
@@ -346,6 +364,7 @@ async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>) {
             Ok(count) => count,
             Err(error) => return shared.close(format!("read failed: {error}")),
         };
+        shared.reads.fetch_add(1, Ordering::Relaxed);
         reader.extend(&chunk[..count]);
         if let Err(reason) = deliver_frames(&mut reader, &shared) {
             return shared.close(reason);
@@ -533,15 +552,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_timed_out_request_leaves_the_connection_usable() {
+    async fn a_timed_out_request_leaves_a_connection_that_answers_others_usable() {
         let address = scripted_shard().await;
         let connection = Connection::open(address, Duration::from_secs(1), 4)
             .await
             .unwrap();
-        let error = connection
-            .call(&request("slow"), soon(50))
-            .await
-            .unwrap_err();
+        let (slow, quick) = (request("slow"), request("quick"));
+        let (slow, quick) = tokio::join!(
+            connection.call(&slow, soon(100)),
+            connection.call(&quick, soon(2000)),
+        );
+        assert!(quick.unwrap().item.is_some());
+        let error = slow.unwrap_err();
+        assert!(!connection.is_closed(), "the connection answered meanwhile");
         assert!(
             matches!(error, Error::Timeout { sent: true, .. }),
             "{error:?}"
@@ -557,6 +580,31 @@ mod tests {
         assert!(
             connection.shared.lock().waiters.is_empty(),
             "no waiter leaked"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_timed_out_on_a_silent_connection_closes_it() {
+        let address = scripted_shard().await;
+        let connection = Connection::open(address, Duration::from_secs(1), 4)
+            .await
+            .unwrap();
+        let error = connection
+            .call(&request("slow"), soon(50))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Timeout { sent: true, .. }),
+            "{error:?}"
+        );
+        assert!(connection.is_closed(), "nothing came back: not reused");
+        let error = connection
+            .call(&request("after"), soon(2000))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Transport { sent: false, .. }),
+            "{error:?}"
         );
     }
 
