@@ -350,10 +350,6 @@ pub(crate) enum Pick {
     AnyReplica,
 }
 
-/// Where a control request goes after `error` at `target`: the leader a replica names, else
-/// the next node in turn when `target` cannot be reached or knows no leader (a replica that
-/// just restarted, or whose metadata group is still electing: asking the others also wakes
-/// a hibernating group there).
 /// The node a `NotLeader` answer to a control request names as the metadata leader.
 fn metadata_leader_hint(error: &Error) -> Option<NodeId> {
     match error {
@@ -365,6 +361,10 @@ fn metadata_leader_hint(error: &Error) -> Option<NodeId> {
     }
 }
 
+/// Where a control request goes after `error` at `target`: the leader a replica names, else
+/// the next node in turn when `target` cannot be reached or knows no leader (a replica that
+/// just restarted, or whose metadata group is still electing: asking the others also wakes
+/// a hibernating group there).
 fn next_control_target(
     topology: &Topology,
     target: ReplicaLocation,
@@ -377,10 +377,12 @@ fn next_control_target(
             .copied()
             .unwrap_or(target)
     };
+    if let Some(leader) = metadata_leader_hint(error) {
+        return shard_zero(leader);
+    }
     match error {
         Error::Service(service) => match service.error.kind {
-            ErrorKind::NotLeader { hint: Some(leader) } => shard_zero(leader.node),
-            ErrorKind::NotLeader { hint: None } => next(),
+            ErrorKind::NotLeader { .. } => next(),
             _ => target,
         },
         Error::Transport { .. } | Error::Timeout { .. } => next(),
