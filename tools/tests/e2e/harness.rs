@@ -2,6 +2,11 @@
 //! connected to it, the CLI bound to its cluster file, SIGKILL and restart of a node, and a
 //! guard that kills the nodes (and the gateway, if started) and removes the directory when the
 //! test ends, pass or fail.
+//!
+//! A test process that dies without unwinding (SIGKILL, a timeout's kill, a stack overflow's
+//! abort) runs no guard, and the nodes `shoal up` started in the background outlive it. So
+//! the first directory a test process creates first sweeps those of dead test processes:
+//! see [`reap_abandoned`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -39,6 +44,13 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     /// A new empty directory named after `label`.
     pub fn new(label: &str) -> TempDir {
+        static REAPED: std::sync::Once = std::sync::Once::new();
+        REAPED.call_once(|| {
+            let reaped = reap_abandoned(&std::env::temp_dir());
+            if reaped > 0 {
+                eprintln!("removed {reaped} test directories left by dead test processes");
+            }
+        });
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path =
@@ -53,6 +65,60 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The PID of the test process that created `name` (`shoal-e2e-LABEL-PID-N`), if it is one
+/// of ours.
+fn owner_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix("shoal-e2e-")?;
+    let mut parts = rest.rsplitn(3, '-');
+    let _n: u32 = parts.next()?.parse().ok()?;
+    let pid: i32 = parts.next()?.parse().ok()?;
+    parts.next()?;
+    Some(pid)
+}
+
+/// Whether process `pid` exists (a zombie counts as gone).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+}
+
+/// Removes the test directories under `tmp` whose test process is gone, after SIGKILLing
+/// every process a PID file under their `cluster/` names (a node, the gateway) whose command
+/// line mentions the directory (so a recycled PID is left alone). Returns how many
+/// directories it removed.
+pub fn reap_abandoned(tmp: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut reaped = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name.to_str().and_then(owner_pid) else {
+            continue;
+        };
+        if owner == std::process::id() as i32 || alive(owner) {
+            continue;
+        }
+        let dir = entry.path();
+        let servers = std::fs::read_dir(dir.join("cluster")).into_iter().flatten();
+        for server in servers.flatten() {
+            let pid = std::fs::read_to_string(server.path().join("pid"));
+            let Ok(pid) = pid.unwrap_or_default().trim().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let ours = String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy());
+            if ours {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                wait_for(Duration::from_secs(5), || !alive(pid));
+            }
+        }
+        if std::fs::remove_dir_all(&dir).is_ok() {
+            reaped += 1;
+        }
+    }
+    reaped
 }
 
 /// A running local cluster; dropping it kills its nodes and removes its directory.
@@ -245,6 +311,61 @@ impl Drop for TestCluster {
             }
         }
     }
+}
+
+#[test]
+fn directories_of_dead_test_processes_are_reaped_with_their_servers() {
+    let tmp = TempDir::new("reap");
+    // A process that has exited: its PID names the abandoned directory.
+    let mut gone = Command::new("true").spawn().expect("spawn true");
+    let gone_pid = gone.id();
+    gone.wait().expect("wait for true");
+    let abandoned = tmp.0.join(format!("shoal-e2e-replication-{gone_pid}-0"));
+    let server_dir = abandoned.join("cluster/node-1");
+    std::fs::create_dir_all(&server_dir).expect("create the abandoned node directory");
+    // A stand-in for a node left running: its command line names its directory, as a
+    // node's `--config DIR/cluster/node-1/node.toml` does.
+    let config = server_dir.join("node.toml");
+    let mut server = Command::new("bash")
+        .arg("-c")
+        .arg("exec -a \"$0\" sleep 600")
+        .arg(&config)
+        .spawn()
+        .expect("spawn the stand-in server");
+    std::fs::write(server_dir.join("pid"), server.id().to_string()).expect("write its pid");
+    // A directory of a live test process (this one's parent stands in) and a stranger.
+    let live = tmp.0.join(format!(
+        "shoal-e2e-crash-{}-3",
+        std::os::unix::process::parent_id()
+    ));
+    let stranger = tmp.0.join("shoal-data");
+    std::fs::create_dir_all(&live).expect("create the live directory");
+    std::fs::create_dir_all(&stranger).expect("create the other directory");
+    let started = std::time::Instant::now();
+    while !std::fs::read(format!("/proc/{}/cmdline", server.id()))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("node.toml"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the stand-in never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    assert_eq!(reap_abandoned(&tmp.0), 1);
+    let status = server.wait().expect("wait for the stand-in");
+    assert!(
+        !status.success(),
+        "the stand-in server was not killed: {status}"
+    );
+    assert!(
+        !abandoned.exists(),
+        "the abandoned directory is still there"
+    );
+    assert!(
+        live.exists() && stranger.exists(),
+        "removed a directory not abandoned"
+    );
 }
 
 /// `shoal` with `SHOAL_NODE_BIN` pointing at the built node.

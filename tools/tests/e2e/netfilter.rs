@@ -6,7 +6,10 @@
 //! so clients still reach a cut-off leader and must learn that it no longer leads.
 //!
 //! Every rule lives in a chain of the test's own, jumped to from INPUT and removed when the
-//! guard drops, so tests running side by side never touch each other's rules. Needs root
+//! guard drops, so tests running side by side never touch each other's rules. A test process
+//! that died without unwinding leaves its chain (and a cut or queued port would swallow the
+//! datagrams of a later test that got that port): the first chain a test process creates
+//! first removes the chains of dead ones. Needs root
 //! and `iptables`; without them [`Netfilter::new`] returns `None` and the caller skips,
 //! unless `SHOAL_REQUIRE_NETFILTER` is set (as `.ci/run` does), when it panics instead.
 
@@ -43,6 +46,8 @@ impl Netfilter {
     /// A new empty chain jumped to from INPUT; `None` (after saying why) if netfilter is not
     /// usable here and not required.
     pub fn new() -> Option<Netfilter> {
+        static REAPED: std::sync::Once = std::sync::Once::new();
+        REAPED.call_once(remove_abandoned_chains);
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let chain = format!("shoal{}x{n}", std::process::id());
@@ -134,6 +139,30 @@ impl Netfilter {
     /// Removes every fault.
     pub fn heal(&self) {
         iptables(&["-F", &self.chain]).expect("flush the chain");
+    }
+}
+
+/// Removes the chains (`shoal<PID>x<N>`) of test processes that are gone, with their jumps.
+fn remove_abandoned_chains() {
+    let Ok(output) = Command::new("iptables").args(["-w", "5", "-S"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Some(chain) = line.strip_prefix("-N ") else {
+            continue;
+        };
+        let owner = chain
+            .strip_prefix("shoal")
+            .and_then(|rest| rest.split_once('x'))
+            .and_then(|(pid, n)| Some((pid.parse::<i32>().ok()?, n.parse::<u32>().ok()?)));
+        let Some((pid, _)) = owner else { continue };
+        if pid == std::process::id() as i32 || crate::harness::alive(pid) {
+            continue;
+        }
+        eprintln!("removing iptables chain {chain} of dead test process {pid}");
+        let _ = iptables(&["-F", chain]);
+        while iptables(&["-D", "INPUT", "-j", chain]).is_ok() {}
+        let _ = iptables(&["-X", chain]);
     }
 }
 
