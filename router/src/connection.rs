@@ -319,6 +319,12 @@ async fn write_loop(shared: Arc<Shared>) {
     let mut batch = Vec::new();
     loop {
         shared.wake_writer.notified().await;
+        // Let the tasks that are ready to send (the gateway's HTTP connections, each with a
+        // request parsed) queue theirs first, so one write carries them all. Through the
+        // gateway, GetItem at 16 in flight: 0.93-0.98 -> 0.25-0.26 writes per request, gateway
+        // and node CPU per request down ~6% each; the load generator (requests already
+        // queued together) unchanged.
+        tokio::task::yield_now().await;
         loop {
             {
                 let mut outbox = shared.outbox();
