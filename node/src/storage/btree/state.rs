@@ -373,7 +373,8 @@ impl TreeState {
         let mut range = LeafRange::default();
         let mut ops = ops.into_iter().peekable();
         while let Some(op) = ops.next() {
-            if let Some(key) = self.apply_run(op, &mut ops, &mut range, loaded) {
+            let run = self.apply_run(op, &mut ops, &mut range, loaded);
+            if let Some(key) = run.unwrap_or_else(|_| panic!("batch paths are resolved first")) {
                 emptied.push(key);
             }
         }
@@ -384,19 +385,42 @@ impl TreeState {
         self.counters.ops_applied += n;
     }
 
+    /// Applies one op in a single descent, or hands it back with the first extent its
+    /// path needs that is neither cached nor `loaded` (then nothing is applied; nodes above
+    /// that extent may have become dirty copies, which changes no content). A write
+    /// request is a batch of one op, and checking its path first ([`TreeState::missing_for`])
+    /// repeated the descent: 3.8% of a shard's CPU at PutItem 64 in flight.
+    pub fn apply_one(&mut self, op: Op, loaded: &Loaded) -> Result<(), (Op, ExtentRef)> {
+        let mut none = Vec::new().into_iter().peekable();
+        let emptied = self.apply_run(op, &mut none, &mut LeafRange::default(), loaded)?;
+        if let Some(key) = emptied {
+            self.remove_if_empty(&key);
+        }
+        self.collapse_root();
+        self.counters.ops_applied += 1;
+        Ok(())
+    }
+
+    /// Whether the node at `r` is cached or `loaded`.
+    fn resolvable(&self, r: ExtentRef, loaded: &Loaded) -> bool {
+        self.cache.peek(r.page).is_some() || loaded.contains_key(&r.page)
+    }
+
     /// Applies `first` and every following op of `rest` that falls in the same leaf (until
     /// the leaf holds [`RUN_LEAF_PAGES_MAX`] pages' worth); returns a key of the leaf if the
-    /// run left it empty.
+    /// run left it empty. If a node on `first`'s path is neither cached nor `loaded`, hands
+    /// `first` back with it before any entry changes.
     fn apply_run(
         &mut self,
         first: Op,
         rest: &mut std::iter::Peekable<std::vec::IntoIter<Op>>,
         range: &mut LeafRange,
         loaded: &Loaded,
-    ) -> Option<Vec<u8>> {
+    ) -> Result<Option<Vec<u8>>, (Op, ExtentRef)> {
         let root = match self.root {
+            Some(r) if !self.resolvable(r, loaded) => return Err((first, r)),
             Some(r) => r,
-            None if first.value.is_none() => return None,
+            None if first.value.is_none() => return Ok(None),
             None => self.new_node(Node::Leaf(Leaf::default())),
         };
         let root = self.make_dirty(root, loaded);
@@ -405,9 +429,10 @@ impl TreeState {
         let mut path: Vec<(ExtentRef, usize)> = Vec::new();
         let mut cur = root;
         loop {
+            // A lookup, not a peek: the path of a write counts as recently used (CLOCK).
             let node = self
                 .cache
-                .peek(cur.page)
+                .lookup(cur.page)
                 .expect("dirty node cached")
                 .node
                 .clone();
@@ -416,6 +441,9 @@ impl TreeState {
             range.narrow(b, idx);
             let child = b.children[idx];
             drop(node);
+            if !self.resolvable(child, loaded) {
+                return Err((first, child));
+            }
             let new_child = self.make_dirty(child, loaded);
             if new_child != child {
                 self.branch_mut(cur.page).children[idx] = new_child;
@@ -454,7 +482,7 @@ impl TreeState {
         self.fix_up(path, cur);
         // The leaf's range is stale once it split or moved; the next op descends again.
         range.valid = false;
-        if empty { last_delete } else { None }
+        Ok(if empty { last_delete } else { None })
     }
 
     fn store_value(&mut self, v: Vec<u8>) -> Value {

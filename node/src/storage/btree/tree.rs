@@ -336,19 +336,37 @@ impl<D: Disk> Tree<D> {
         validate_ops(&ops)?;
         let mut pin = Pin::new(&self.shared);
         let mut loaded = Loaded::new();
-        loop {
-            let missing = self.shared.state.borrow_mut().missing_for(&ops, &loaded);
-            match missing {
-                Some(r) => {
-                    pin.ensure();
-                    let node = self.load(r).await?;
-                    loaded.insert(r.page, node);
+        let mut st = if ops.len() == 1 {
+            let mut op = ops.into_iter().next().expect("one op");
+            loop {
+                let mut st = self.shared.state.borrow_mut();
+                match st.apply_one(op, &loaded) {
+                    Ok(()) => break st,
+                    Err((back, r)) => {
+                        drop(st);
+                        op = back;
+                        pin.ensure();
+                        let node = self.load(r).await?;
+                        loaded.insert(r.page, node);
+                    }
                 }
-                None => break,
             }
-        }
-        let mut st = self.shared.state.borrow_mut();
-        st.apply_batch(ops, &loaded);
+        } else {
+            loop {
+                let missing = self.shared.state.borrow_mut().missing_for(&ops, &loaded);
+                match missing {
+                    Some(r) => {
+                        pin.ensure();
+                        let node = self.load(r).await?;
+                        loaded.insert(r.page, node);
+                    }
+                    None => break,
+                }
+            }
+            let mut st = self.shared.state.borrow_mut();
+            st.apply_batch(ops, &loaded);
+            st
+        };
         if let Some((stream, index)) = applied {
             let slot = st.applied.entry(stream).or_insert(0);
             assert!(
