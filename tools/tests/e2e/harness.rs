@@ -86,7 +86,8 @@ pub fn alive(pid: i32) -> bool {
 /// Removes the test directories under `tmp` whose test process is gone, after SIGKILLing
 /// every process a PID file under their `cluster/` names (a node, the gateway) whose command
 /// line mentions the directory (so a recycled PID is left alone). Returns how many
-/// directories it removed.
+/// directories it removed. Test processes are told apart by PID: one in another PID
+/// namespace sharing this `/tmp` would look dead.
 pub fn reap_abandoned(tmp: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return 0;
@@ -101,6 +102,9 @@ pub fn reap_abandoned(tmp: &Path) -> usize {
             continue;
         }
         let dir = entry.path();
+        // A node's command line names its config file inside the directory.
+        let inside = format!("{}/", dir.to_string_lossy());
+        let mut all_gone = true;
         let servers = std::fs::read_dir(dir.join("cluster")).into_iter().flatten();
         for server in servers.flatten() {
             let pid = std::fs::read_to_string(server.path().join("pid"));
@@ -108,13 +112,13 @@ pub fn reap_abandoned(tmp: &Path) -> usize {
                 continue;
             };
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let ours = String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy());
-            if ours {
+            if String::from_utf8_lossy(&cmdline).contains(&inside) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                wait_for(Duration::from_secs(5), || !alive(pid));
+                all_gone &= wait_for(Duration::from_secs(5), || !alive(pid));
             }
         }
-        if std::fs::remove_dir_all(&dir).is_ok() {
+        // A server that survived keeps its PID file, so a later sweep tries again.
+        if all_gone && std::fs::remove_dir_all(&dir).is_ok() {
             reaped += 1;
         }
     }
@@ -316,10 +320,12 @@ impl Drop for TestCluster {
 #[test]
 fn directories_of_dead_test_processes_are_reaped_with_their_servers() {
     let tmp = TempDir::new("reap");
-    // A process that has exited: its PID names the abandoned directory.
-    let mut gone = Command::new("true").spawn().expect("spawn true");
-    let gone_pid = gone.id();
-    gone.wait().expect("wait for true");
+    // No process has PID pid_max (PIDs stay below it): it names the abandoned directory.
+    let gone_pid: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("read pid_max")
+        .trim()
+        .parse()
+        .expect("pid_max is a number");
     let abandoned = tmp.0.join(format!("shoal-e2e-replication-{gone_pid}-0"));
     let server_dir = abandoned.join("cluster/node-1");
     std::fs::create_dir_all(&server_dir).expect("create the abandoned node directory");

@@ -2,8 +2,10 @@
 //!
 //! Everything here runs without awaiting. A lookup either finishes or names the one extent
 //! it is missing; the async layer (`tree.rs`) reads that extent and retries. A batch is
-//! first checked to be fully resolvable, then applied in one synchronous pass, so no
-//! reader ever observes half a batch and no page can be evicted mid-batch.
+//! applied in one synchronous pass, so no reader ever observes half a batch and no page can
+//! be evicted mid-batch: a batch of several ops is first checked to be fully resolvable; a
+//! batch of one op is tried at once, and if its path lacks a node it changes no entry and
+//! falls back to the check.
 //!
 //! Copy-on-write rule: a node written by a checkpoint, or frozen for the checkpoint in
 //! progress, is never changed in place. The first change in an epoch copies it to a freshly
@@ -387,9 +389,10 @@ impl TreeState {
 
     /// Applies one op in a single descent, or hands it back with the first extent its
     /// path needs that is neither cached nor `loaded` (then nothing is applied; nodes above
-    /// that extent may have become dirty copies, which changes no content). A write
-    /// request is a batch of one op, and checking its path first ([`TreeState::missing_for`])
-    /// repeated the descent: 3.8% of a shard's CPU at PutItem 64 in flight.
+    /// that extent may have become dirty copies, which changes no content, and the caller
+    /// goes the way of a larger batch: [`TreeState::missing_for`], then
+    /// [`TreeState::apply_batch`]). A write request is a batch of one op, and checking its
+    /// path first repeated the descent: 3.8% of a shard's CPU at PutItem 64 in flight.
     pub fn apply_one(&mut self, op: Op, loaded: &Loaded) -> Result<(), (Op, ExtentRef)> {
         let mut none = Vec::new().into_iter().peekable();
         let emptied = self.apply_run(op, &mut none, &mut LeafRange::default(), loaded)?;
@@ -399,11 +402,6 @@ impl TreeState {
         self.collapse_root();
         self.counters.ops_applied += 1;
         Ok(())
-    }
-
-    /// Whether the node at `r` is cached or `loaded`.
-    fn resolvable(&self, r: ExtentRef, loaded: &Loaded) -> bool {
-        self.cache.peek(r.page).is_some() || loaded.contains_key(&r.page)
     }
 
     /// Applies `first` and every following op of `rest` that falls in the same leaf (until
@@ -418,7 +416,7 @@ impl TreeState {
         loaded: &Loaded,
     ) -> Result<Option<Vec<u8>>, (Op, ExtentRef)> {
         let root = match self.root {
-            Some(r) if !self.resolvable(r, loaded) => return Err((first, r)),
+            Some(r) if !self.available(r, loaded) => return Err((first, r)),
             Some(r) => r,
             None if first.value.is_none() => return Ok(None),
             None => self.new_node(Node::Leaf(Leaf::default())),
@@ -441,7 +439,7 @@ impl TreeState {
             range.narrow(b, idx);
             let child = b.children[idx];
             drop(node);
-            if !self.resolvable(child, loaded) {
+            if !self.available(child, loaded) {
                 return Err((first, child));
             }
             let new_child = self.make_dirty(child, loaded);
@@ -548,7 +546,7 @@ impl TreeState {
         let node = entry
             .map(|e| e.node.clone())
             .or_else(|| loaded.get(&r.page).cloned())
-            .expect("batch paths are resolved before applying");
+            .expect("paths are checked before nodes are made dirty");
         let copy = self.new_node((*node).clone());
         self.free_node(r);
         copy

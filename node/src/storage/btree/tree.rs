@@ -336,37 +336,39 @@ impl<D: Disk> Tree<D> {
         validate_ops(&ops)?;
         let mut pin = Pin::new(&self.shared);
         let mut loaded = Loaded::new();
-        let mut st = if ops.len() == 1 {
-            let mut op = ops.into_iter().next().expect("one op");
-            loop {
-                let mut st = self.shared.state.borrow_mut();
-                match st.apply_one(op, &loaded) {
-                    Ok(()) => break st,
-                    Err((back, r)) => {
-                        drop(st);
-                        op = back;
-                        pin.ensure();
-                        let node = self.load(r).await?;
-                        loaded.insert(r.page, node);
-                    }
-                }
-            }
-        } else {
-            loop {
-                let missing = self.shared.state.borrow_mut().missing_for(&ops, &loaded);
-                match missing {
-                    Some(r) => {
-                        pin.ensure();
-                        let node = self.load(r).await?;
-                        loaded.insert(r.page, node);
-                    }
-                    None => break,
-                }
-            }
+        let mut ops = ops;
+        if ops.len() == 1 {
+            // The common case, every node cached: one descent. Otherwise the op comes back
+            // untouched and takes the general way below, which loads what is missing without
+            // changing anything first (so the loads are bounded by the tree's depth).
+            let op = ops.pop().expect("one op");
             let mut st = self.shared.state.borrow_mut();
-            st.apply_batch(ops, &loaded);
-            st
-        };
+            match st.apply_one(op, &loaded) {
+                Ok(()) => {
+                    drop(st);
+                    return self.finish_apply(applied);
+                }
+                Err((back, _)) => ops.push(back),
+            }
+        }
+        loop {
+            let missing = self.shared.state.borrow_mut().missing_for(&ops, &loaded);
+            match missing {
+                Some(r) => {
+                    pin.ensure();
+                    let node = self.load(r).await?;
+                    loaded.insert(r.page, node);
+                }
+                None => break,
+            }
+        }
+        self.shared.state.borrow_mut().apply_batch(ops, &loaded);
+        self.finish_apply(applied)
+    }
+
+    /// What every apply ends with: the recorded log position and eviction to the budget.
+    fn finish_apply(&self, applied: Option<(u64, u64)>) -> Result<(), StorageError> {
+        let mut st = self.shared.state.borrow_mut();
         if let Some((stream, index)) = applied {
             let slot = st.applied.entry(stream).or_insert(0);
             assert!(
