@@ -57,7 +57,8 @@ pub struct UpArgs {
     /// Number of nodes (each partition and the metadata get a replica on three of them).
     #[arg(long, default_value_t = 3)]
     pub nodes: u32,
-    /// Shards per node (default: 2, or fewer CPUs).
+    /// Shards per node (default: the CPUs this process may use shared out among the nodes,
+    /// between 1 and 2 each).
     #[arg(long)]
     pub shards_per_node: Option<u16>,
     /// Directory of the cluster (configs, data, logs, PID files).

@@ -21,7 +21,7 @@ use super::process;
 use crate::cli::CliError;
 use crate::cli::args::UpArgs;
 
-/// Shards per node when `--shards-per-node` is not given (fewer on a smaller machine).
+/// Most shards per node when `--shards-per-node` is not given.
 pub const SHARDS_DEFAULT: u16 = 2;
 /// Most nodes `shoal up` starts on one machine.
 pub const NODES_MAX: u32 = 16;
@@ -78,7 +78,9 @@ fn create(layout: &Layout, args: &UpArgs) -> Result<ClusterFile, CliError> {
             args.nodes
         )));
     }
-    let shards = args.shards_per_node.unwrap_or_else(default_shards);
+    let shards = args
+        .shards_per_node
+        .unwrap_or_else(|| default_shards(args.nodes, cpus()));
     if shards == 0 {
         return Err(CliError::Invalid(
             "--shards-per-node must be at least 1".into(),
@@ -161,8 +163,15 @@ fn count_cpu_list(list: &str) -> Option<usize> {
     })
 }
 
-fn default_shards() -> u16 {
-    SHARDS_DEFAULT.min(u16::try_from(cpus()).unwrap_or(u16::MAX))
+/// The local nodes share one machine: its CPUs are shared out among them, one shard per
+/// CPU, between 1 and [`SHARDS_DEFAULT`] per node. Three nodes of two shards on two CPUs
+/// (six shards for two CPUs) did 5.8-6.5k replicated PutItem/s at 16 in flight against
+/// 12-14k/s with one shard each (bench/README.md, 2026-12-07 evening).
+fn default_shards(nodes: u32, cpus: usize) -> u16 {
+    let share = cpus / (nodes.max(1) as usize);
+    u16::try_from(share)
+        .unwrap_or(u16::MAX)
+        .clamp(1, SHARDS_DEFAULT)
 }
 
 /// The CPUs this process may use.
@@ -274,6 +283,16 @@ mod tests {
         // ...but a shard and a gateway on that one CPU share it.
         assert_eq!(spin_before_park_us(2, 1, 2), 0);
         assert_eq!(spin_before_park_us(3, 4, 8), polling);
+    }
+
+    #[test]
+    fn local_nodes_share_the_cpus_out() {
+        assert_eq!(default_shards(1, 2), 2);
+        assert_eq!(default_shards(3, 2), 1);
+        assert_eq!(default_shards(1, 1), 1);
+        assert_eq!(default_shards(3, 8), 2);
+        assert_eq!(default_shards(16, 64), 2);
+        assert_eq!(default_shards(16, 4), 1);
     }
 
     #[test]
