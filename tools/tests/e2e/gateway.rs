@@ -199,7 +199,7 @@ fn gateway_boto3_suite_aws_cli_and_shoal_down() {
         text(&down)
     );
     let gone = wait_for(Duration::from_secs(10), || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
+        !crate::harness::alive(pid as i32)
     });
     assert!(gone, "gateway (pid {pid}) survived shoal down");
 }

@@ -221,11 +221,7 @@ impl TestCluster {
     pub fn kill9(&self, node: u32) {
         let pid = self.pid(node).expect("node has a pid");
         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-        let gone = wait_for(Duration::from_secs(10), || {
-            !Path::new(&format!("/proc/{pid}")).exists()
-                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|s| s.contains(") Z"))
-        });
+        let gone = wait_for(Duration::from_secs(10), || !alive(pid as i32));
         assert!(gone, "node {node} (pid {pid}) survived SIGKILL");
     }
 

@@ -356,9 +356,7 @@ async fn histories_stay_linearizable_through_leader_kill_restart_and_pause() {
         let pid = cluster.pid(stopped).expect("node pid");
         let exited = tokio::task::block_in_place(|| {
             crate::harness::wait_for(Duration::from_secs(15), || {
-                !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                        .is_ok_and(|s| s.contains(") Z"))
+                !crate::harness::alive(pid as i32)
             })
         });
         assert!(exited, "node {stopped} did not stop on SIGTERM");

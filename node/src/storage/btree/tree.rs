@@ -329,14 +329,13 @@ impl<D: Disk> Tree<D> {
     /// is what makes it durable before that.
     pub async fn apply(
         &self,
-        ops: Vec<Op>,
+        mut ops: Vec<Op>,
         applied: Option<(u64, u64)>,
     ) -> Result<(), StorageError> {
         self.shared.latch.check()?;
         validate_ops(&ops)?;
         let mut pin = Pin::new(&self.shared);
         let mut loaded = Loaded::new();
-        let mut ops = ops;
         if ops.len() == 1 {
             // The common case, every node cached: one descent. Otherwise the op comes back
             // untouched and takes the general way below, which loads what is missing without
