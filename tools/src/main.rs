@@ -8,6 +8,16 @@ use clap::Parser;
 use shoal_tools::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `println!` into a closed pipe (`shoal status | head`)
+    // panicked. Like other command-line tools, `shoal` ends quietly when its reader has
+    // gone. Its sockets are unaffected: the standard library sends with MSG_NOSIGNAL.
+    // SAFETY: nothing else runs yet, and SIG_DFL installs no handler of ours.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    };
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

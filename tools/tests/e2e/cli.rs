@@ -69,9 +69,35 @@ fn cli_runs_every_command() {
         report.contains("leader 1/") && !report.contains("leader none known"),
         "{report}"
     );
+    closed_stdout(&cluster);
     ok(&cluster, &["table", "delete", "users"]);
     assert_eq!(ok(&cluster, &["table", "list"])["TableNames"], json("[]"));
     down(&cluster);
+}
+
+/// Output into a pipe nobody reads (`shoal status | head -1` once head is done) ends the
+/// command quietly, by SIGPIPE as other tools, not by a panic.
+fn closed_stdout(cluster: &TestCluster) {
+    use std::os::unix::process::ExitStatusExt;
+    for args in [&["status"][..], &["scan", "users"]] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let output = crate::harness::shoal_command()
+            .arg("--cluster")
+            .arg(cluster.cluster_file())
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run shoal");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "shoal {args:?}: {stderr}");
+        assert_eq!(
+            output.status.signal(),
+            Some(nix::sys::signal::Signal::SIGPIPE as i32),
+            "shoal {args:?}: {stderr}"
+        );
+    }
 }
 
 /// `shoal down` stops the node; `shoal status` then reports it down and fails.
