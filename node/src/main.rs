@@ -139,7 +139,8 @@ enum Cmd {
         /// Log flushes written at once (the node's `storage.wal_flushes_in_flight`).
         #[arg(long, default_value_t = shoal_node::storage::wal::FLUSHES_IN_FLIGHT_DEFAULT)]
         wal_flushes_in_flight: usize,
-        /// Tests: disk, put, get, get10x, scan, recovery, or all.
+        /// Tests: disk, put, get, get10x, scan, recovery, recovery-cold (the log over a
+        /// checkpointed tree of --keys keys, cold at the reopen), or all.
         #[arg(long, value_delimiter = ',', default_value = "all")]
         tests: Vec<String>,
     },

@@ -44,7 +44,7 @@ pub struct BenchConfig {
     pub recovery_bytes: u64,
     /// Log flushes written at once.
     pub wal_flushes_in_flight: usize,
-    /// Tests to run: disk, put, get, get10x, scan, recovery.
+    /// Tests to run: disk, put, get, get10x, scan, recovery, recovery-cold.
     pub tests: Vec<String>,
 }
 
@@ -110,7 +110,10 @@ pub fn run(cfg: BenchConfig) -> anyhow::Result<Vec<Row>> {
             rows.push(scans(&cfg).await?);
         }
         if want("recovery") {
-            rows.push(recovery(&cfg).await?);
+            rows.push(recovery(&cfg, 0).await?);
+        }
+        if want("recovery-cold") {
+            rows.push(recovery(&cfg, cfg.keys).await?);
         }
         anyhow::Ok(rows)
     })??;
@@ -363,14 +366,23 @@ async fn scans(cfg: &BenchConfig) -> anyhow::Result<Row> {
     Ok(row("scan 100 items", &h, elapsed, note))
 }
 
-/// Writes `recovery_bytes` of log without a checkpoint, then times a reopen.
-async fn recovery(cfg: &BenchConfig) -> anyhow::Result<Row> {
+/// Writes `recovery_bytes` of log without a checkpoint, then times a reopen. With
+/// `base_keys`, the log follows a checkpointed tree of that many keys (the log's first
+/// keys overwrite them), which the reopen finds cold: replay then reads the leaves it
+/// changes.
+async fn recovery(cfg: &BenchConfig, base_keys: u64) -> anyhow::Result<Row> {
     let dir = scratch(cfg, "recovery")?;
     let mut config = bench_engine_config(cfg, 8 << 30);
     config.checkpoint_interval = Duration::from_secs(3600);
     config.checkpoint_dirty_bytes = 8 << 30;
     config.dirty_bytes_max = 8 << 30;
     config.wal.segment_size = 256 << 20;
+    if base_keys > 0 {
+        let disk = DmaDisk::new(&dir).await?;
+        let engine = Engine::open(disk, &dir, config.clone()).await?;
+        load(&engine, base_keys, cfg.value_size).await?;
+        engine.close().await?;
+    }
     // The load runs on its own executor, which ends without a checkpoint or a clean close,
     // as a killed process would.
     let (load_dir, load_config, load_cfg) = (dir.clone(), config.clone(), cfg.clone());
@@ -385,14 +397,23 @@ async fn recovery(cfg: &BenchConfig) -> anyhow::Result<Row> {
     engine.halt().await?;
     std::fs::remove_dir_all(&dir).ok();
     let mbps = replayed as f64 / elapsed.as_secs_f64() / (1 << 20) as f64;
+    let cold = match base_keys {
+        0 => String::new(),
+        n => format!(" onto {n} checkpointed keys"),
+    };
     let note = format!(
-        "{:.0} MiB of log ({:.0} MiB records) in {:.2} s = {mbps:.0} MiB/s",
+        "{:.0} MiB of log ({:.0} MiB records){cold} in {:.2} s = {mbps:.0} MiB/s",
         wal_bytes as f64 / (1 << 20) as f64,
         replayed as f64 / (1 << 20) as f64,
         elapsed.as_secs_f64()
     );
     Ok(Row {
-        name: "recovery".into(),
+        name: if base_keys > 0 {
+            "recovery-cold"
+        } else {
+            "recovery"
+        }
+        .into(),
         ops_per_sec: mbps,
         p50_us: 0.0,
         p99_us: 0.0,

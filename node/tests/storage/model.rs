@@ -384,3 +384,30 @@ fn sorted_runs_that_fill_split_and_empty_leaves_match_the_model() {
     actions.push(Action::Get(150));
     run_actions(actions);
 }
+
+/// One batch that changes keys in nearly every leaf of a tree that is cold (reopened after
+/// a checkpoint, the cache far smaller than the tree): its paths are resolved a level at a
+/// time, many leaves loaded together, and the result must match the model, live and after
+/// a crash replays it.
+#[test]
+fn a_batch_across_a_cold_tree_matches_the_model() {
+    let mut actions = Vec::new();
+    for round in 0..24u16 {
+        let spec: BatchSpec = (0..50u16)
+            .map(|i| (round * 50 + i, Some((1 + round as u8, 60))))
+            .collect();
+        actions.push(Action::Commit(spec));
+    }
+    actions.push(Action::Checkpoint);
+    actions.push(Action::Reopen);
+    let across: BatchSpec = (0..1200u16)
+        .step_by(7)
+        .map(|k| (k, if k % 2 == 0 { None } else { Some((9, 30)) }))
+        .collect();
+    actions.push(Action::Commit(across));
+    actions.push(Action::Scan(0, 1200, true, 255));
+    actions.push(Action::Crash(5));
+    actions.push(Action::Scan(0, 1200, false, 255));
+    actions.push(Action::Get(707));
+    run_actions(actions);
+}

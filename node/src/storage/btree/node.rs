@@ -441,6 +441,9 @@ fn cut<T>(mut items: Vec<T>, cuts: &[usize]) -> Vec<Vec<T>> {
     for &c in cuts.iter().rev() {
         out.push(items.split_off(c));
     }
+    // The first part keeps the whole vector's capacity: give the surplus back (a leaf
+    // that grew to several pages during a sorted run would hold it for its lifetime).
+    items.shrink_to_fit();
     out.push(items);
     out.reverse();
     out

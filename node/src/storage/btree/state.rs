@@ -16,7 +16,7 @@
 //! batch, and removal of emptied nodes after it (an emptied leaf stays routable while the
 //! batch runs, so later operations of the batch never need a sibling that is not loaded).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 use std::rc::Rc;
 
@@ -335,19 +335,30 @@ impl TreeState {
         out
     }
 
-    /// The first extent a batch needs that is neither cached nor `loaded`, if any.
-    /// Consecutive ops that fall in the leaf already reached need no second descent.
-    pub fn missing_for(&mut self, ops: &[Op], loaded: &Loaded) -> Option<ExtentRef> {
+    /// Every extent the batch needs next that is neither cached nor `loaded`: for each op,
+    /// the first such extent on its path (each extent once, in op order). Loading them all
+    /// and asking again resolves one more level each time, so a batch needs at most the
+    /// tree's depth of rounds, whose reads can all be in flight at once. Consecutive ops
+    /// that fall in the leaf (or the missing subtree) already reached need no second
+    /// descent.
+    pub fn missing_for(&mut self, ops: &[Op], loaded: &Loaded) -> Vec<ExtentRef> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
         let mut range = LeafRange::default();
         for op in ops {
             if range.contains(&op.key) {
                 continue;
             }
             range.reset();
-            let mut r = self.root?;
+            let Some(mut r) = self.root else {
+                return out;
+            };
             loop {
                 let Some(node) = self.node(r, loaded) else {
-                    return Some(r);
+                    if seen.insert(r.page) {
+                        out.push(r);
+                    }
+                    break;
                 };
                 match &*node {
                     Node::Branch(b) => {
@@ -360,7 +371,7 @@ impl TreeState {
             }
             range.valid = true;
         }
-        None
+        out
     }
 
     /// Applies a batch whose paths are all resolvable (see [`TreeState::missing_for`]).

@@ -138,6 +138,10 @@ const SCAN_READS_MAX: usize = 16;
 /// Most overflow values a scan reads at once, once it knows which it returns.
 const OVERFLOW_READS_MAX: usize = 64;
 
+/// Node reads an apply keeps in flight at once (a replayed chunk of sorted ops may need
+/// thousands of cold leaves).
+const LOADS_IN_FLIGHT: usize = 64;
+
 impl<D: Disk> Tree<D> {
     /// Opens the tree file in `dir` (creating it if absent) at its newest valid checkpoint.
     pub async fn open(
@@ -352,13 +356,15 @@ impl<D: Disk> Tree<D> {
         }
         loop {
             let missing = self.shared.state.borrow_mut().missing_for(&ops, &loaded);
-            match missing {
-                Some(r) => {
-                    pin.ensure();
-                    let node = self.load(r).await?;
+            if missing.is_empty() {
+                break;
+            }
+            pin.ensure();
+            for wave in missing.chunks(LOADS_IN_FLIGHT) {
+                let nodes = try_join_all(wave.iter().map(|&r| self.load(r))).await?;
+                for (r, node) in wave.iter().zip(nodes) {
                     loaded.insert(r.page, node);
                 }
-                None => break,
             }
         }
         self.shared.state.borrow_mut().apply_batch(ops, &loaded);

@@ -444,6 +444,9 @@ async fn read_for_recovery<D: Disk>(
 ) -> Result<(), StorageError> {
     data.clear();
     let size = file.size().await?;
+    // Room for the whole segment up front: growing by doubling would copy what was read
+    // and fault in twice the memory (pages are touched only as reads fill them).
+    data.reserve(size as usize);
     read_range_into(file, 0, size.min(2 * BLOCK_SIZE as u64), data).await?;
     let header = match decode_segment_header(data) {
         Ok(h) if h.seq == seq => h,
