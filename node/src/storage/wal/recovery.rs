@@ -445,8 +445,9 @@ async fn read_for_recovery<D: Disk>(
     data.clear();
     let size = file.size().await?;
     // Room for the whole segment up front: growing by doubling would copy what was read
-    // and fault in twice the memory (pages are touched only as reads fill them).
-    data.reserve(size as usize);
+    // and fault in twice the memory (pages are touched only as reads fill them). The size
+    // comes from the disk: if it cannot be reserved, the buffer grows as it is filled.
+    let _ = data.try_reserve(usize::try_from(size).unwrap_or(usize::MAX));
     read_range_into(file, 0, size.min(2 * BLOCK_SIZE as u64), data).await?;
     let header = match decode_segment_header(data) {
         Ok(h) if h.seq == seq => h,
