@@ -15,6 +15,8 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use futures::FutureExt;
+
 use super::btree::node::{ExtentRef, Node, Value};
 use super::btree::page::{ExtentKind, decode_meta, decode_node, decode_superblock, verify_extent};
 use super::btree::{TREE_FILE_NAME, alloc::RESERVED_PAGES};
@@ -392,7 +394,11 @@ fn check_wal(dir: &Path, report: &mut FsckReport) -> std::io::Result<()> {
             records += 1;
             Ok(())
         };
-        if let Err(e) = scanner.segment(seq, &path, &data, &mut count) {
+        let scanned = scanner
+            .segment(seq, &path, &data, &mut count)
+            .now_or_never()
+            .expect("a scanner that does not yield completes at once");
+        if let Err(e) = scanned {
             push_error(report, e);
             return Ok(());
         }

@@ -196,6 +196,8 @@ pub struct ChainEnd {
 /// Pure (no I/O), so `fsck` runs exactly the same checks read-only.
 #[derive(Default)]
 pub struct ChainScanner {
+    /// Bytes of flushes replayed between yields to the executor (0: never yields).
+    yield_every: usize,
     report: RecoveryReport,
     expected: Option<u64>,
     brk: Option<Break>,
@@ -213,19 +215,27 @@ impl ChainScanner {
         }
     }
 
-    /// Batch number the chain continues with (None before the first flush).
-    pub fn expected(&self) -> Option<u64> {
-        self.expected
+    /// A scanner that gives way to the executor's I/O after every `bytes` of flushes it
+    /// replays, so reads issued beside it (the next segment's) keep going while it works.
+    /// Without this, [`ChainScanner::segment`] never waits.
+    pub fn yielding(bytes: usize) -> Self {
+        Self {
+            yield_every: bytes,
+            ..Self::new()
+        }
     }
 
-    /// Whether the chain has stopped (possibly only until the next segment continues it).
-    pub fn has_break(&self) -> bool {
-        self.brk.is_some()
+    /// Where the chain stands, as far as reading the next segment is concerned.
+    fn plan(&self) -> ReadPlan {
+        ReadPlan {
+            expected: self.expected,
+            has_break: self.brk.is_some(),
+        }
     }
 
     /// Scans the bytes of segment `seq` (stored at `path`), replaying the records that
     /// continue the chain through `visit`.
-    pub fn segment(
+    pub async fn segment(
         &mut self,
         seq: u64,
         path: &Path,
@@ -271,12 +281,12 @@ impl ChainScanner {
                 ),
             ));
         }
-        self.walk(seq, path, data, visit)?;
+        self.walk(seq, path, data, visit).await?;
         Ok(SegmentRole::Chain)
     }
 
     /// Follows the chain through one segment and records where it breaks.
-    fn walk(
+    async fn walk(
         &mut self,
         seq: u64,
         path: &Path,
@@ -285,6 +295,7 @@ impl ChainScanner {
     ) -> Result<(), StorageError> {
         let seed = segment_seed(seq);
         let mut pos = BLOCK_SIZE;
+        let mut yielded_at = pos;
         let (header, offset, reason) = loop {
             match check_flush(data, pos, seed) {
                 FlushParse::Good(h) if self.expected.is_none_or(|e| h.batch_seq == e) => {
@@ -292,6 +303,10 @@ impl ChainScanner {
                     self.report.flushes += 1;
                     self.expected = Some(h.batch_seq + 1);
                     pos += h.span();
+                    if self.yield_every > 0 && pos - yielded_at >= self.yield_every {
+                        yielded_at = pos;
+                        crate::rt::yield_to_io().await;
+                    }
                 }
                 FlushParse::Good(h) => {
                     let want = self.expected.unwrap_or_default();
@@ -394,22 +409,53 @@ pub async fn recover<D: Disk>(
     }
     let mut seqs: Vec<u64> = names.iter().filter_map(|n| parse_segment_name(n)).collect();
     seqs.sort_unstable();
-    let mut scanner = ChainScanner::new();
+    let mut scanner = ChainScanner::yielding(RECOVERY_YIELD_BYTES);
     let mut chain: Vec<(u64, File<D>)> = Vec::new();
     let mut spares: Vec<PathBuf> = names
         .iter()
         .filter(|n| is_spare_name(n))
         .map(|n| dir.join(n))
         .collect();
-    // One buffer for every segment: its pages are faulted in once, not per segment.
+    // Two buffers, reused for every segment (their pages are faulted in once): while the
+    // scanner replays one segment, the next one is read into the other. How much of the
+    // next segment to read depends on where the chain stands after this one; the read
+    // assumes the chain its flush headers show, and is redone in the rare case that the
+    // scan disagrees (a damaged record).
     let mut data = Vec::new();
+    let mut next_data = Vec::new();
+    let mut files = Vec::with_capacity(seqs.len());
     for &seq in &seqs {
+        files.push(File::open_synced(disk, &segment_path(dir, seq), latch).await?);
+    }
+    let mut plan = scanner.plan();
+    if let (Some(&seq), Some(file)) = (seqs.first(), files.first()) {
+        plan = read_for_recovery(file, seq, plan, &mut data).await?;
+    }
+    let mut files = files.into_iter();
+    for (i, &seq) in seqs.iter().enumerate() {
         let path = segment_path(dir, seq);
-        let file = File::open_synced(disk, &path, latch).await?;
-        read_for_recovery(&file, seq, &scanner, &mut data).await?;
-        match scanner.segment(seq, &path, &data, visit)? {
+        let file = files.next().expect("one file per segment");
+        let next = seqs.get(i + 1).copied().zip(files.as_slice().first());
+        let prefetch = async {
+            match next {
+                Some((next_seq, next_file)) => {
+                    Some(read_for_recovery(next_file, next_seq, plan, &mut next_data).await)
+                }
+                None => None,
+            }
+        };
+        let (role, prefetched) =
+            futures::join!(scanner.segment(seq, &path, &data, visit), prefetch);
+        match role? {
             SegmentRole::Chain => chain.push((seq, file)),
             SegmentRole::Spare => spares.push(path),
+        }
+        if let Some((next_seq, next_file)) = next {
+            plan = match prefetched {
+                Some(Ok(after)) if plan == scanner.plan() => after,
+                _ => read_for_recovery(next_file, next_seq, scanner.plan(), &mut next_data).await?,
+            };
+            std::mem::swap(&mut data, &mut next_data);
         }
     }
     let end = scanner.finish()?;
@@ -430,55 +476,89 @@ pub async fn recover<D: Disk>(
 /// Bytes read at a time while following the chain through a segment.
 const RECOVERY_READ_CHUNK: u64 = 8 << 20;
 
+/// Reads in flight while recovery reads a segment. 1 GiB of log (256 MiB segments) read
+/// while replaying: 1.32-1.33 s at 32 against 1.37-1.55 s at 8 (2 vCPUs, 2026-12-07).
+const RECOVERY_IO_DEPTH: usize = 32;
+
+/// Bytes of flushes the scanner replays between chances for the next segment's reads to
+/// complete and be reissued: with [`RECOVERY_IO_DEPTH`] reads of
+/// [`IO_SIZE_MAX`](crate::storage::io::IO_SIZE_MAX) (4 MiB) in flight, small enough that
+/// the disk never idles while the scanner works.
+const RECOVERY_YIELD_BYTES: usize = 256 << 10;
+
+/// Where the chain stands before a segment, which is all that decides how much of that
+/// segment recovery reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReadPlan {
+    /// Batch number the chain continues with (None before the first flush).
+    expected: Option<u64>,
+    /// Whether the chain has stopped (possibly only until this segment continues it).
+    has_break: bool,
+}
+
 /// Reads what recovery needs of segment `seq` into `data` (replacing what it held): its
 /// chain of flushes plus one maximal flush span beyond where the chain stops (a later
 /// flush, the only evidence that a broken one was acknowledged, must start within that
 /// span: flushes are contiguous and only one is in flight). A segment after the end of the
 /// log needs only its first flush header. So recovery reads about the log's size, not
 /// every preallocated or spare byte.
+///
+/// Returns where the chain stands after this segment as its flush headers show it (the
+/// scanner, which also checks every record, agrees unless a record is damaged).
 async fn read_for_recovery<D: Disk>(
     file: &File<D>,
     seq: u64,
-    scanner: &ChainScanner,
+    plan: ReadPlan,
     data: &mut Vec<u8>,
-) -> Result<(), StorageError> {
+) -> Result<ReadPlan, StorageError> {
     data.clear();
     let size = file.size().await?;
     // Room for the whole segment up front: growing by doubling would copy what was read
     // and fault in twice the memory (pages are touched only as reads fill them). The size
     // comes from the disk: if it cannot be reserved, the buffer grows as it is filled.
     let _ = data.try_reserve(usize::try_from(size).unwrap_or(usize::MAX));
-    read_range_into(file, 0, size.min(2 * BLOCK_SIZE as u64), data).await?;
+    read_range_into(file, 0, size.min(2 * BLOCK_SIZE as u64), 1, data).await?;
     let header = match decode_segment_header(data) {
         Ok(h) if h.seq == seq => h,
         // A damaged header: read everything, the scanner decides what it means.
         _ => {
             let at = data.len() as u64;
-            read_range_into(file, at, size.saturating_sub(at), data).await?;
-            return Ok(());
+            read_range_into(file, at, size.saturating_sub(at), RECOVERY_IO_DEPTH, data).await?;
+            return Ok(plan);
         }
     };
     let seed = segment_seed(seq);
     let first = decode_flush_header(data.get(BLOCK_SIZE..).unwrap_or(&[]), seed);
-    let continues = first.is_some_and(|h| scanner.expected().is_none_or(|e| h.batch_seq == e));
-    if scanner.has_break() && !continues {
-        return Ok(());
+    let continues = first.is_some_and(|h| plan.expected.is_none_or(|e| h.batch_seq == e));
+    if plan.has_break && !continues {
+        return Ok(plan);
     }
     let span_max = header.flush_span_max as u64;
     // Where to resume looking for the chain's end: flushes before it are already known.
-    let mut walked = ChainWalk::new(scanner.expected());
+    let mut walked = ChainWalk::new(plan.expected);
+    let after = |walked: &ChainWalk| ReadPlan {
+        expected: walked.expected,
+        has_break: true,
+    };
     loop {
         let want = match walked.stop(data, seed, size) {
             Some(stop) => (stop as u64 + span_max + BLOCK_SIZE as u64).min(size),
             None => (data.len() as u64 + RECOVERY_READ_CHUNK).min(size),
         };
         if data.len() as u64 >= want {
-            return Ok(());
+            return Ok(after(&walked));
         }
         let at = data.len() as u64;
-        let whole = read_range_into(file, at, (want - at).min(RECOVERY_READ_CHUNK), data).await?;
+        let whole = read_range_into(
+            file,
+            at,
+            (want - at).min(RECOVERY_READ_CHUNK),
+            RECOVERY_IO_DEPTH,
+            data,
+        )
+        .await?;
         if !whole && data.len() as u64 == at {
-            return Ok(());
+            return Ok(after(&walked));
         }
     }
 }

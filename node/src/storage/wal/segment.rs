@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use futures::future::try_join_all;
+use futures::stream::{FuturesOrdered, StreamExt};
 
 use super::format::{SEGMENT_HEADER_LEN, SegmentHeader, encode_segment_header};
 use crate::storage::error::StorageError;
@@ -87,37 +88,42 @@ pub async fn read_range<D: Disk>(
     len: u64,
 ) -> Result<Vec<u8>, StorageError> {
     let mut out = Vec::with_capacity(len as usize);
-    read_range_into(file, pos, len, &mut out).await?;
+    read_range_into(file, pos, len, SEGMENT_IO_DEPTH_MAX, &mut out).await?;
     Ok(out)
 }
 
-/// [`read_range`] appending to `out` (which may be reused from an earlier read); returns
-/// whether the whole range was there (false: the file ended first).
+/// [`read_range`] with `depth` reads in flight, appending to `out` (which may be reused
+/// from an earlier read); returns whether the whole range was there (false: the file
+/// ended first).
 pub async fn read_range_into<D: Disk>(
     file: &File<D>,
     pos: u64,
     len: u64,
+    depth: usize,
     out: &mut Vec<u8>,
 ) -> Result<bool, StorageError> {
+    // A window of reads: each one that completes is replaced at once, so the disk keeps
+    // `depth` reads to work on (a reader that waited for a whole batch left it idle while
+    // the batch's slowest read finished).
     let mut at = pos;
     let end = pos + len;
-    while at < end {
-        let mut reads = Vec::new();
-        let mut sizes = Vec::new();
-        while at < end && reads.len() < SEGMENT_IO_DEPTH_MAX {
+    let mut reads = FuturesOrdered::new();
+    loop {
+        while at < end && reads.len() < depth.max(1) {
             let n = (end - at).min(IO_SIZE_MAX as u64) as usize;
-            reads.push(file.read_one(at, n));
-            sizes.push(n);
+            let read = file.read_one(at, n);
+            reads.push_back(async move { read.await.map(|buf| (buf, n)) });
             at += n as u64;
         }
-        for (buf, want) in try_join_all(reads).await?.into_iter().zip(sizes) {
-            out.extend_from_slice(&buf);
-            if buf.len() < want {
-                return Ok(false);
-            }
+        let Some(done) = reads.next().await else {
+            return Ok(true);
+        };
+        let (buf, want) = done?;
+        out.extend_from_slice(&buf);
+        if buf.len() < want {
+            return Ok(false);
         }
     }
-    Ok(true)
 }
 
 /// Writes the header block of a segment.
