@@ -71,12 +71,18 @@ pub async fn yield_if_needed() {
     glommio::yield_if_needed().await;
 }
 
-/// Gives way now, whatever the scheduler thinks: before this task runs again the executor
-/// submits the I/O queued meanwhile and collects what completed. A long CPU loop that
-/// overlaps its own reads (recovery scanning one log segment while reading the next) calls
-/// this often enough that the disk never waits for it.
+/// Gives way to the reactor now: before this task runs again the executor submits the I/O
+/// queued meanwhile and collects what completed. A long CPU loop that overlaps its own
+/// reads (recovery scanning one log segment while reading the next) calls this often
+/// enough that the disk never waits for it.
+///
+/// A plain yield does not do it: glommio polls for I/O only between rounds of its task
+/// queues, and a queue that yields but stays runnable is run again in the same round, so
+/// I/O waited for the preemption timer (up to 100 ms). Waiting for a timer a microsecond
+/// away leaves the queue idle, so the round ends and the reactor polls (the timer is
+/// due by then, or the executor parks that long).
 pub async fn yield_to_io() {
-    glommio::executor().yield_task_queue_now().await;
+    glommio::timer::sleep(Duration::from_micros(1)).await;
 }
 
 /// Sleeps for `d`.
