@@ -136,6 +136,12 @@ enum Cmd {
         /// Log bytes to replay in the recovery test.
         #[arg(long, default_value_t = 1 << 30)]
         recovery_bytes: u64,
+        /// Keep the store each recovery test replays in DIR/<test> and, on later runs,
+        /// replay a fresh copy of it instead of writing a new one (the same log for
+        /// binaries compared in turn, and no minutes of writing per run). The kept store
+        /// wins over --recovery-bytes, --value-size and --keys: delete it to write anew.
+        #[arg(long, value_name = "DIR")]
+        recovery_keep: Option<PathBuf>,
         /// Log flushes written at once (the node's `storage.wal_flushes_in_flight`).
         #[arg(long, default_value_t = shoal_node::storage::wal::FLUSHES_IN_FLIGHT_DEFAULT)]
         wal_flushes_in_flight: usize,
@@ -327,6 +333,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys,
             cache_bytes,
             recovery_bytes,
+            recovery_keep,
             wal_flushes_in_flight,
             tests,
         } => {
@@ -338,6 +345,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 keys,
                 cache_bytes,
                 recovery_bytes,
+                recovery_keep,
                 wal_flushes_in_flight,
                 tests,
             })?;

@@ -42,6 +42,9 @@ pub struct BenchConfig {
     pub cache_bytes: usize,
     /// Log bytes written before the recovery test.
     pub recovery_bytes: u64,
+    /// Where the recovery tests keep the store they replay, to replay the same one again
+    /// (None: written afresh each run).
+    pub recovery_keep: Option<PathBuf>,
     /// Log flushes written at once.
     pub wal_flushes_in_flight: usize,
     /// Tests to run: disk, put, get, get10x, scan, recovery, recovery-cold.
@@ -377,18 +380,45 @@ async fn recovery(cfg: &BenchConfig, base_keys: u64) -> anyhow::Result<Row> {
     config.checkpoint_dirty_bytes = 8 << 30;
     config.dirty_bytes_max = 8 << 30;
     config.wal.segment_size = 256 << 20;
-    if base_keys > 0 {
-        let disk = DmaDisk::new(&dir).await?;
-        let engine = Engine::open(disk, &dir, config.clone()).await?;
-        load(&engine, base_keys, cfg.value_size).await?;
-        engine.close().await?;
-    }
-    // The load runs on its own executor, which ends without a checkpoint or a clean close,
-    // as a killed process would.
-    let (load_dir, load_config, load_cfg) = (dir.clone(), config.clone(), cfg.clone());
-    let wal_bytes = crate::rt::run_local("bench-load", 4 << 20, move || async move {
-        write_log_only(&load_dir, &load_config, &load_cfg).await
-    })??;
+    let name = if base_keys > 0 {
+        "recovery-cold"
+    } else {
+        "recovery"
+    };
+    let kept = cfg.recovery_keep.as_ref().map(|k| k.join(name));
+    let wal_bytes = match &kept {
+        Some(kept) if kept.join(KEPT_MARK).exists() => {
+            println!("{name}: replaying a copy of {}", kept.display());
+            copy_uncached(kept, &dir)?;
+            dir_bytes(&dir.join(crate::storage::engine::WAL_DIR_NAME))?
+        }
+        _ => {
+            if base_keys > 0 {
+                let disk = DmaDisk::new(&dir).await?;
+                let engine = Engine::open(disk, &dir, config.clone()).await?;
+                load(&engine, base_keys, cfg.value_size).await?;
+                engine.close().await?;
+            }
+            // The load runs on its own executor, which ends without a checkpoint or a clean
+            // close, as a killed process would.
+            let (load_dir, load_config, load_cfg) = (dir.clone(), config.clone(), cfg.clone());
+            let written = crate::rt::run_local("bench-load", 4 << 20, move || async move {
+                write_log_only(&load_dir, &load_config, &load_cfg).await
+            })??;
+            if let Some(kept) = &kept {
+                if kept.exists() {
+                    std::fs::remove_dir_all(kept)?;
+                }
+                copy_uncached(&dir, kept)?;
+                std::fs::write(kept.join(KEPT_MARK), b"")?;
+                println!(
+                    "{name}: kept the store in {} for later runs",
+                    kept.display()
+                );
+            }
+            written
+        }
+    };
     let disk = DmaDisk::new(&dir).await?;
     let start = Instant::now();
     let engine = Engine::open(disk, &dir, config).await?;
@@ -408,17 +438,62 @@ async fn recovery(cfg: &BenchConfig, base_keys: u64) -> anyhow::Result<Row> {
         elapsed.as_secs_f64()
     );
     Ok(Row {
-        name: if base_keys > 0 {
-            "recovery-cold"
-        } else {
-            "recovery"
-        }
-        .into(),
+        name: name.into(),
         ops_per_sec: mbps,
         p50_us: 0.0,
         p99_us: 0.0,
         note,
     })
+}
+
+/// Marks a kept recovery store as whole (written last).
+const KEPT_MARK: &str = "bench-kept";
+
+/// Copies the files of `from` (and its subdirectories) into `to`, durably, and drops both
+/// copies from the page cache: O_DIRECT reads of cached pages are several times slower
+/// than of the disk, and the replay must read the disk as after a restart.
+fn copy_uncached(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type()?.is_dir() {
+            copy_uncached(&src, &dst)?;
+            continue;
+        }
+        if entry.file_name() == KEPT_MARK {
+            continue;
+        }
+        std::fs::copy(&src, &dst).with_context(|| format!("copy {}", src.display()))?;
+        for path in [&src, &dst] {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)?;
+            file.sync_all()?;
+            // SAFETY: plain advice on an open descriptor; no memory is involved.
+            let rc = unsafe {
+                libc::posix_fadvise(
+                    std::os::fd::AsRawFd::as_raw_fd(&file),
+                    0,
+                    0,
+                    libc::POSIX_FADV_DONTNEED,
+                )
+            };
+            anyhow::ensure!(rc == 0, "posix_fadvise {}: error {rc}", path.display());
+        }
+    }
+    std::fs::File::open(to)?.sync_all()?;
+    Ok(())
+}
+
+/// Bytes of the files in `dir`.
+fn dir_bytes(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        total += entry?.metadata()?.len();
+    }
+    Ok(total)
 }
 
 /// Fills the log with batches of 100 puts and stops without a checkpoint, as a kill would.
