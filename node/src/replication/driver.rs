@@ -1655,7 +1655,8 @@ fn step_inbox<O>(st: &mut State<O>, votes_from: Instant) {
             continue;
         }
         if let Some(g) = st.groups.get_mut(&group) {
-            if !(g.hibernating && idle_traffic(&g.raw.raft, &msg)) {
+            let in_flight = |ctx| st.reads_in_flight.contains_key(&ctx);
+            if !(g.hibernating && idle_traffic(&g.raw.raft, &msg, in_flight)) {
                 g.wake();
             }
             if let Err(e) = g.raw.step(msg) {
@@ -1666,13 +1667,20 @@ fn step_inbox<O>(st: &mut State<O>, votes_from: Instant) {
 }
 
 /// Whether `msg` is the heartbeat traffic of a group that is idle as it is: a heartbeat
-/// from the leader this replica follows, or a plain heartbeat answer to this leader, both
+/// from the leader this replica follows, or a heartbeat answer to this leader that is
+/// plain or answers a read round no longer in flight (`in_flight` says which are), both
 /// of the current term. It is stepped without waking a hibernating group: the leader's
 /// last heartbeats travel on another lane than its hibernation notice and may be stepped
 /// after it, and the answers to them arrive after the leader went to sleep; waking for
 /// them kept a follower awake with nobody left to hear from, so it called an election
-/// every few seconds and woke the whole group each time.
-fn idle_traffic<T: raft::Storage>(raft: &raft::Raft<T>, msg: &Message) -> bool {
+/// every few seconds and woke the whole group each time. A read round is confirmed by the
+/// first answer that makes a quorum; the last replica's answer may come after the leader
+/// went to sleep, and raft ignores an answer to a round it no longer tracks.
+fn idle_traffic<T: raft::Storage>(
+    raft: &raft::Raft<T>,
+    msg: &Message,
+    in_flight: impl Fn(u64) -> bool,
+) -> bool {
     if msg.term != raft.term {
         return false;
     }
@@ -1681,7 +1689,10 @@ fn idle_traffic<T: raft::Storage>(raft: &raft::Raft<T>, msg: &Message) -> bool {
             raft.state == StateRole::Follower && msg.from == raft.leader_id
         }
         MessageType::MsgHeartbeatResponse => {
-            raft.state == StateRole::Leader && msg.context.is_empty() && !msg.reject
+            raft.state == StateRole::Leader
+                && !msg.reject
+                && (msg.context.is_empty()
+                    || context_id(&msg.context).is_some_and(|ctx| !in_flight(ctx)))
         }
         _ => false,
     }
@@ -1829,6 +1840,9 @@ mod tests {
     #[test]
     fn only_the_current_leaders_heartbeats_and_their_plain_answers_leave_a_group_asleep() {
         use MessageType::*;
+        let idle_traffic = |raft: &raft::Raft<raft::storage::MemStorage>, msg: &Message| {
+            super::idle_traffic(raft, msg, |ctx| ctx == 7)
+        };
         let follower = replica(false);
         assert!(idle_traffic(&follower, &message(MsgHeartbeat, 2, 1)));
         assert!(
@@ -1854,8 +1868,18 @@ mod tests {
         let leader = replica(true);
         assert!(idle_traffic(&leader, &message(MsgHeartbeatResponse, 2, 1)));
         let mut read_round = message(MsgHeartbeatResponse, 2, 1);
+        read_round.context = 7u64.to_le_bytes().to_vec().into();
+        assert!(
+            !idle_traffic(&leader, &read_round),
+            "answers a read round in flight"
+        );
+        read_round.context = 6u64.to_le_bytes().to_vec().into();
+        assert!(
+            idle_traffic(&leader, &read_round),
+            "a late answer to a round already confirmed"
+        );
         read_round.context = vec![7].into();
-        assert!(!idle_traffic(&leader, &read_round), "answers a read round");
+        assert!(!idle_traffic(&leader, &read_round), "not a round's context");
         assert!(!idle_traffic(&leader, &message(MsgAppendResponse, 2, 1)));
         assert!(
             !idle_traffic(&leader, &message(MsgHeartbeat, 2, 1)),
