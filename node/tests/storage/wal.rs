@@ -294,35 +294,7 @@ fn torn_last_flush_is_cut_not_reported() {
 
 #[test]
 fn bit_flip_in_an_acknowledged_record_refuses_to_open_with_file_and_offset() {
-    run(|| async {
-        let disk = SimDisk::new();
-        let dir = PathBuf::from("/sim/wal");
-        let (wal, _) = open_collect(&disk, &dir, small_config())
-            .await
-            .expect("open");
-        append_stream_one(&wal, 5).await;
-        wal.close().await.expect("close");
-        let seg = disk
-            .paths()
-            .into_iter()
-            .find(|p| p.to_string_lossy().ends_with(".log"));
-        let seg = seg.expect("a segment file");
-        // Block 1 holds the first flush; flip a byte inside its first record's payload.
-        assert!(disk.corrupt(&seg, 4096 + 32 + 40 + 3, 0x40));
-        match open_collect(&disk, &dir, small_config()).await {
-            Err(StorageError::Corrupt {
-                path,
-                offset,
-                reason,
-            }) => {
-                assert_eq!(path, seg);
-                assert_eq!(offset, 4096, "{reason}");
-                assert!(reason.contains("checksum"), "{reason}");
-            }
-            Err(other) => panic!("wrong error: {other}"),
-            Ok(_) => panic!("opened a log with a damaged acknowledged record"),
-        }
-    });
+    run(|| bit_flip_in_the_first_segment_is_refused(5, 1));
 }
 
 #[test]
@@ -330,35 +302,41 @@ fn bit_flip_in_the_first_of_several_segments_refuses_to_open_there() {
     // Recovery reads the next segment while it replays one, assuming the chain its flush
     // headers show; here the record checks stop the chain early in the first segment, so
     // that read must be redone for where the chain really stands.
-    run(|| async {
-        let disk = SimDisk::new();
-        let dir = PathBuf::from("/sim/wal");
-        let (wal, _) = open_collect(&disk, &dir, small_config())
-            .await
-            .expect("open");
-        append_stream_one(&wal, 60).await;
-        wal.close().await.expect("close");
-        let mut segs: Vec<PathBuf> = disk
-            .paths()
-            .into_iter()
-            .filter(|p| p.to_string_lossy().ends_with(".log"))
-            .collect();
-        segs.sort();
-        assert!(segs.len() >= 3, "{segs:?}");
-        assert!(disk.corrupt(&segs[0], 4096 + 32 + 40 + 3, 0x40));
-        match open_collect(&disk, &dir, small_config()).await {
-            Err(StorageError::Corrupt {
-                path,
-                offset,
-                reason,
-            }) => {
-                assert_eq!((path, offset), (segs[0].clone(), 4096), "{reason}");
-                assert!(reason.contains("checksum"), "{reason}");
-            }
-            Err(other) => panic!("wrong error: {other}"),
-            Ok(_) => panic!("opened a log with a damaged acknowledged record"),
+    run(|| bit_flip_in_the_first_segment_is_refused(60, 3));
+}
+
+/// Appends `records` (each its own flush) over at least `segments` segments, flips a
+/// byte in the first record of the first segment, and checks that the reopen refuses
+/// with that segment and the flush's offset.
+async fn bit_flip_in_the_first_segment_is_refused(records: u64, segments: usize) {
+    let disk = SimDisk::new();
+    let dir = PathBuf::from("/sim/wal");
+    let (wal, _) = open_collect(&disk, &dir, small_config())
+        .await
+        .expect("open");
+    append_stream_one(&wal, records).await;
+    wal.close().await.expect("close");
+    let mut segs: Vec<PathBuf> = disk
+        .paths()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".log"))
+        .collect();
+    segs.sort();
+    assert!(segs.len() >= segments, "{segs:?}");
+    // Block 1 holds the first flush; flip a byte inside its first record's payload.
+    assert!(disk.corrupt(&segs[0], 4096 + 32 + 40 + 3, 0x40));
+    match open_collect(&disk, &dir, small_config()).await {
+        Err(StorageError::Corrupt {
+            path,
+            offset,
+            reason,
+        }) => {
+            assert_eq!((path, offset), (segs[0].clone(), 4096), "{reason}");
+            assert!(reason.contains("checksum"), "{reason}");
         }
-    });
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("opened a log with a damaged acknowledged record"),
+    }
 }
 
 #[test]
