@@ -465,12 +465,9 @@ fn copy_uncached(from: &Path, to: &Path) -> anyhow::Result<()> {
             continue;
         }
         std::fs::copy(&src, &dst).with_context(|| format!("copy {}", src.display()))?;
+        std::fs::File::open(&dst)?.sync_all()?;
         for path in [&src, &dst] {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(path)?;
-            file.sync_all()?;
+            let file = std::fs::File::open(path)?;
             // SAFETY: plain advice on an open descriptor; no memory is involved.
             let rc = unsafe {
                 libc::posix_fadvise(

@@ -46,8 +46,8 @@ const OPS_PER_BLOCK: usize = 1 << OPS_PER_BLOCK_LOG2;
 /// ~1 s of recovery on this VM).
 #[derive(Default)]
 struct OpLog {
+    /// Every block but the last is full.
     blocks: Vec<Vec<LoggedOp>>,
-    len: usize,
 }
 
 impl OpLog {
@@ -60,29 +60,26 @@ impl OpLog {
                 self.blocks.push(b);
             }
         }
-        self.len += 1;
     }
 
     /// Drops the ops from position `len` on.
     fn truncate(&mut self, len: usize) {
-        while self.len > len {
-            let last = self.blocks.last_mut().expect("len counts the ops held");
-            let keep = last.len().saturating_sub(self.len - len);
-            self.len -= last.len() - keep;
-            last.truncate(keep);
-            if last.is_empty() {
-                self.blocks.pop();
-            }
+        self.blocks.truncate(len.div_ceil(OPS_PER_BLOCK));
+        let full = self.blocks.len().saturating_sub(1) * OPS_PER_BLOCK;
+        if let Some(last) = self.blocks.last_mut() {
+            last.truncate(len - full);
         }
     }
 
     fn len(&self) -> usize {
-        self.len
+        self.blocks.last().map_or(0, |last| {
+            (self.blocks.len() - 1) * OPS_PER_BLOCK + last.len()
+        })
     }
 
     #[cfg(test)]
     fn is_empty(&self) -> bool {
-        self.len == 0
+        self.blocks.is_empty()
     }
 
     fn get(&self, i: usize) -> &LoggedOp {

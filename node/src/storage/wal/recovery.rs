@@ -23,6 +23,8 @@
 
 use std::path::{Path, PathBuf};
 
+use futures::future::OptionFuture;
+
 use super::format::{
     FLUSH_HEADER_LEN, FlushHeader, Record, SegmentHeaderError, decode_flush_header, decode_records,
     decode_segment_header, segment_seed,
@@ -436,14 +438,11 @@ pub async fn recover<D: Disk>(
         let path = segment_path(dir, seq);
         let file = files.next().expect("one file per segment");
         let next = seqs.get(i + 1).copied().zip(files.as_slice().first());
-        let prefetch = async {
-            match next {
-                Some((next_seq, next_file)) => {
-                    Some(read_for_recovery(next_file, next_seq, plan, &mut next_data).await)
-                }
-                None => None,
-            }
-        };
+        let prefetch: OptionFuture<_> = next
+            .map(|(next_seq, next_file)| {
+                read_for_recovery(next_file, next_seq, plan, &mut next_data)
+            })
+            .into();
         let (role, prefetched) =
             futures::join!(scanner.segment(seq, &path, &data, visit), prefetch);
         match role? {
