@@ -26,8 +26,28 @@ use super::io::Disk;
 /// take 16 bytes per op while it runs, beside the ops' 32 and their keys and values.
 const CHUNK_OPS_MAX: usize = 1 << 30;
 
-/// Ops handed to the tree at a time (the executor may run other tasks between them).
-const APPLY_OPS: usize = 8192;
+/// Ops handed to the tree at a time (the executor may run other tasks between them). Small
+/// enough that the keys fetched into the cache while the batch is built are still there
+/// when the tree compares them: 8.6 M ops took 1.31 s in the tree in batches of 8192,
+/// 1.11 s in batches of 1024, 1.18 s in batches of 64 (more descents).
+const APPLY_OPS: usize = 1024;
+
+/// How far ahead of the op being moved into a batch its successors' ops and keys are
+/// fetched into the cache.
+const PREFETCH_OPS: usize = 32;
+const PREFETCH_KEYS: usize = 16;
+
+/// Asks the CPU to bring the cache line at `p` in; never faults, whatever `p` is.
+fn prefetch<T>(p: *const T) {
+    // SAFETY: SSE, which the instruction needs, is part of every x86_64 CPU; a prefetch
+    // only hints the cache and does not access memory (no fault, whatever the address).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// One logged op: its key and its value (None: a delete), in the allocations the tree
 /// keeps.
@@ -134,17 +154,25 @@ impl ReplayLog {
             let end = (start + CHUNK_OPS_MAX).min(self.ops.len());
             let order = sorted_unique(&self.ops, start, end);
             for part in order.chunks(APPLY_OPS) {
-                let ops: Vec<Op> = part
-                    .iter()
-                    .map(|&i| {
-                        let op = self.ops.get_mut(start + i as usize);
-                        Op {
-                            key: std::mem::take(&mut op.key).into_vec(),
-                            value: op.value.take().map(Vec::from),
-                        }
-                    })
-                    .collect();
-                tree.apply(ops, None).await?;
+                let mut ops: Vec<Op> = Vec::with_capacity(part.len());
+                for (n, &i) in part.iter().enumerate() {
+                    // Key order is not the order the ops were allocated in: each op and
+                    // each key is a cache miss. Fetch them ahead, the op further than its
+                    // key (whose address is in the op), so that the misses overlap and the
+                    // tree's comparisons find the keys in cache.
+                    if let Some(&ahead) = part.get(n + PREFETCH_OPS) {
+                        prefetch(self.ops.get(start + ahead as usize));
+                    }
+                    if let Some(&ahead) = part.get(n + PREFETCH_KEYS) {
+                        prefetch(self.ops.get(start + ahead as usize).key.as_ptr());
+                    }
+                    let op = self.ops.get_mut(start + i as usize);
+                    ops.push(Op {
+                        key: std::mem::take(&mut op.key).into_vec(),
+                        value: op.value.take().map(Vec::from),
+                    });
+                }
+                tree.apply_in_parts(ops).await?;
                 crate::rt::yield_if_needed().await;
             }
             start = end;
@@ -162,17 +190,25 @@ fn sorted_unique(ops: &OpLog, start: usize, end: usize) -> Vec<u32> {
     let key = |i: u32| -> &[u8] { &ops.get(start + i as usize).key };
     let n = u32::try_from(end - start).expect("a chunk holds at most u32::MAX ops");
     // Sort by the 8 bytes past the prefix every key of the chunk shares, as one integer;
-    // whole keys are compared only when those are equal, and positions (log order) last.
+    // whole keys are compared only when those are equal, and log order breaks ties.
     let first: &[u8] = if n > 0 { key(0) } else { &[] };
     let prefix = (0..n).fold(first.len(), |p, i| {
         p.min(first.iter().zip(key(i)).take_while(|(a, b)| a == b).count())
     });
     let mut order: Vec<(u64, u32)> = (0..n).map(|i| (head(key(i), prefix), i)).collect();
-    order.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| key(a.1).cmp(key(b.1)))
-            .then(a.1.cmp(&b.1))
-    });
+    // A radix sort by head; it is stable, so log order stays among equal heads. 8.6 M ops:
+    // 0.44 s with a comparison sort.
+    radsort::sort_by_key(&mut order, |&(h, _)| h);
+    // Equal heads: ordered by their whole keys, log order kept among equal keys.
+    let mut from = 0;
+    while from < order.len() {
+        let h = order[from].0;
+        let to = from + order[from..].iter().take_while(|&&(x, _)| x == h).count();
+        if to - from > 1 {
+            order[from..to].sort_by(|a, b| key(a.1).cmp(key(b.1)));
+        }
+        from = to;
+    }
     let mut out: Vec<u32> = Vec::with_capacity(order.len());
     let mut prev_head = None;
     for (h, i) in order {
@@ -279,6 +315,23 @@ mod tests {
         assert_eq!(order[10], 10);
         ops.truncate(0);
         assert!(ops.is_empty() && ops.blocks.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Keys from a two-letter alphabet: many share their heads, many repeat.
+        #[test]
+        fn sorted_unique_agrees_with_a_map(
+            keys in proptest::collection::vec(proptest::collection::vec(b'a'..=b'b', 0..12), 0..300),
+        ) {
+            let mut ops = OpLog::default();
+            let mut want = BTreeMap::new();
+            for (i, k) in keys.iter().enumerate() {
+                ops.push(LoggedOp { key: k.as_slice().into(), value: None });
+                want.insert(k.clone(), i as u32);
+            }
+            let got = sorted_unique(&ops, 0, ops.len());
+            proptest::prop_assert_eq!(got, want.into_values().collect::<Vec<u32>>());
+        }
     }
 
     #[test]

@@ -127,6 +127,15 @@ fn head_of(key: &[u8], prefix: usize) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Byte order of two keys. Most keys differ in their first 8 bytes, which are compared as
+/// one integer; a call to memcmp for every op cost recovery's replay ~4% of its tree time.
+pub fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
+    match head_of(a, 0).cmp(&head_of(b, 0)) {
+        Ordering::Equal => a.cmp(b),
+        unequal => unequal,
+    }
+}
+
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -259,7 +268,16 @@ impl Leaf {
 
     /// [`Leaf::put`] taking the key by value (no copy when it is inserted).
     pub fn put_owned(&mut self, key: Box<[u8]>, value: Value) -> Option<Value> {
-        match self.search(&key) {
+        // A key past the last one (as every key of a sorted run is, which recovery's replay
+        // applies) needs one comparison, not a search.
+        let at = match self.entries.last() {
+            None => Err(0),
+            Some(last) if compare_keys(&last.key, &key) == Ordering::Less => {
+                Err(self.entries.len())
+            }
+            Some(_) => self.search(&key),
+        };
+        match at {
             Ok(i) => {
                 let e = &mut self.entries[i];
                 self.size = self.size - e.value.encoded_len() + value.encoded_len();
@@ -462,6 +480,16 @@ pub fn separator(left: &[u8], right: &[u8]) -> Box<[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn compare_keys_is_byte_order(
+            a in proptest::collection::vec(0u8..3, 0..12),
+            b in proptest::collection::vec(0u8..3, 0..12),
+        ) {
+            proptest::prop_assert_eq!(compare_keys(&a, &b), a.cmp(&b));
+        }
+    }
 
     fn entry(k: &[u8], vlen: usize) -> LeafEntry {
         LeafEntry {

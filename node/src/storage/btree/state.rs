@@ -16,12 +16,13 @@
 //! batch, and removal of emptied nodes after it (an emptied leaf stays routable while the
 //! batch runs, so later operations of the batch never need a sibling that is not loaded).
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 use std::rc::Rc;
 
 use super::alloc::Allocator;
-use super::node::{Branch, ExtentRef, Leaf, Node, Value};
+use super::node::{Branch, ExtentRef, Leaf, Node, Value, compare_keys};
 use super::page::{PAGE_HEADER_LEN, pages_for};
 use crate::storage::page_cache::{CacheEntry, PageCache};
 
@@ -183,7 +184,9 @@ impl LeafRange {
     }
 
     fn contains(&self, key: &[u8]) -> bool {
-        self.valid && (!self.has_lo || key >= &self.lo[..]) && (!self.has_hi || key < &self.hi[..])
+        self.valid
+            && (!self.has_lo || compare_keys(key, &self.lo) != Ordering::Less)
+            && (!self.has_hi || compare_keys(key, &self.hi) == Ordering::Less)
     }
 }
 
@@ -396,6 +399,41 @@ impl TreeState {
         }
         self.collapse_root();
         self.counters.ops_applied += n;
+    }
+
+    /// Applies the ops of `ops` in order until one whose path needs an extent that is
+    /// neither cached nor `loaded`; returns that op and the ones after it (none if all were
+    /// applied). Unlike [`TreeState::apply_batch`], a batch may thus be applied in parts,
+    /// with loads between them: only for recovery, where nobody reads until it ends. It
+    /// spares the pass of [`TreeState::missing_for`] over a batch whose nodes are all
+    /// cached, which replaying a log onto a warm tree is.
+    pub fn apply_until_missing(&mut self, ops: Vec<Op>, loaded: &Loaded) -> Vec<Op> {
+        let mut applied = 0u64;
+        let mut emptied = Vec::new();
+        let mut range = LeafRange::default();
+        let mut ops = ops.into_iter().peekable();
+        let mut rest = Vec::new();
+        while let Some(op) = ops.next() {
+            let before = ops.len();
+            match self.apply_run(op, &mut ops, &mut range, loaded) {
+                Ok(emptied_key) => {
+                    applied += 1 + (before - ops.len()) as u64;
+                    emptied.extend(emptied_key);
+                }
+                Err((op, _)) => {
+                    rest.reserve_exact(1 + ops.len());
+                    rest.push(op);
+                    rest.extend(ops);
+                    break;
+                }
+            }
+        }
+        for key in emptied {
+            self.remove_if_empty(&key);
+        }
+        self.collapse_root();
+        self.counters.ops_applied += applied;
+        rest
     }
 
     /// Applies one op in a single descent, or hands it back with the first extent its

@@ -371,6 +371,38 @@ impl<D: Disk> Tree<D> {
         self.finish_apply(applied)
     }
 
+    /// Applies `ops` as [`Tree::apply`] does, but not atomically: between the loads of the
+    /// nodes it needs, a reader could see some ops applied and others not. Only for
+    /// recovery, where nobody reads until it ends. Most of a replayed log lands on cached
+    /// nodes, and the ops are then applied without first walking them all for missing
+    /// nodes.
+    pub async fn apply_in_parts(&self, mut ops: Vec<Op>) -> Result<(), StorageError> {
+        self.shared.latch.check()?;
+        validate_ops(&ops)?;
+        let mut pin = Pin::new(&self.shared);
+        let mut loaded = Loaded::new();
+        loop {
+            ops = self
+                .shared
+                .state
+                .borrow_mut()
+                .apply_until_missing(ops, &loaded);
+            if ops.is_empty() {
+                break;
+            }
+            let missing = self.shared.state.borrow_mut().missing_for(&ops, &loaded);
+            assert!(!missing.is_empty(), "an op stopped at a node that is there");
+            pin.ensure();
+            for wave in missing.chunks(LOADS_IN_FLIGHT) {
+                let nodes = try_join_all(wave.iter().map(|&r| self.load(r))).await?;
+                for (r, node) in wave.iter().zip(nodes) {
+                    loaded.insert(r.page, node);
+                }
+            }
+        }
+        self.finish_apply(None)
+    }
+
     /// What every apply ends with: the recorded log position and eviction to the budget.
     fn finish_apply(&self, applied: Option<(u64, u64)>) -> Result<(), StorageError> {
         let mut st = self.shared.state.borrow_mut();
