@@ -15,6 +15,7 @@ pub mod error;
 pub mod fsck;
 pub mod io;
 pub mod page_cache;
+pub mod prefetch;
 pub mod replay;
 pub mod sim;
 pub mod wal;

@@ -18,6 +18,7 @@ use super::batch;
 use super::btree::{Op, Tree};
 use super::error::StorageError;
 use super::io::Disk;
+use super::prefetch::prefetch;
 
 /// Ops sorted together: in practice the whole replay, in one sort. A later chunk's keys
 /// land between an earlier one's and split every leaf again; one sort builds each leaf
@@ -26,28 +27,14 @@ use super::io::Disk;
 /// take 16 bytes per op while it runs, beside the ops' 32 and their keys and values.
 const CHUNK_OPS_MAX: usize = 1 << 30;
 
-/// Ops handed to the tree at a time (the executor may run other tasks between them). Small
-/// enough that the keys fetched into the cache while the batch is built are still there
-/// when the tree compares them: 8.6 M ops took 1.31 s in the tree in batches of 8192,
-/// 1.11 s in batches of 1024, 1.18 s in batches of 64 (more descents).
-const APPLY_OPS: usize = 1024;
+/// Ops handed to the tree at a time (the executor may run other tasks between them). The
+/// tree reads the nodes a batch needs together, so a batch onto a cold tree waits for one
+/// round of reads per level (see [`Tree::apply_in_parts`]).
+const APPLY_OPS: usize = 8192;
 
-/// How far ahead of the op being moved into a batch its successors' ops and keys are
-/// fetched into the cache.
+/// How far ahead of the op being moved into a batch its successors' ops are fetched into
+/// the cache (key order is not log order: each op is a cache miss otherwise).
 const PREFETCH_OPS: usize = 32;
-const PREFETCH_KEYS: usize = 16;
-
-/// Asks the CPU to bring the cache line at `p` in; never faults, whatever `p` is.
-fn prefetch<T>(p: *const T) {
-    // SAFETY: SSE, which the instruction needs, is part of every x86_64 CPU; a prefetch
-    // only hints the cache and does not access memory (no fault, whatever the address).
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// One logged op: its key and its value (None: a delete), in the allocations the tree
 /// keeps.
@@ -156,15 +143,8 @@ impl ReplayLog {
             for part in order.chunks(APPLY_OPS) {
                 let mut ops: Vec<Op> = Vec::with_capacity(part.len());
                 for (n, &i) in part.iter().enumerate() {
-                    // Key order is not the order the ops were allocated in: each op and
-                    // each key is a cache miss. Fetch them ahead, the op further than its
-                    // key (whose address is in the op), so that the misses overlap and the
-                    // tree's comparisons find the keys in cache.
                     if let Some(&ahead) = part.get(n + PREFETCH_OPS) {
                         prefetch(self.ops.get(start + ahead as usize));
-                    }
-                    if let Some(&ahead) = part.get(n + PREFETCH_KEYS) {
-                        prefetch(self.ops.get(start + ahead as usize).key.as_ptr());
                     }
                     let op = self.ops.get_mut(start + i as usize);
                     ops.push(Op {
