@@ -23,8 +23,9 @@ use super::prefetch::prefetch;
 /// Ops sorted together: in practice the whole replay, in one sort. A later chunk's keys
 /// land between an earlier one's and split every leaf again; one sort builds each leaf
 /// once, in ascending order. 1 GiB of log, 8.6 M ops of 100 B values: apply 2.6-3.5 s in
-/// one chunk against 4.1-4.9 s in chunks of 4 M (alternating runs). The sort's positions
-/// take 16 bytes per op while it runs, beside the ops' 32 and their keys and values.
+/// one chunk against 4.1-4.9 s in chunks of 4 M (alternating runs). The sort's (head,
+/// position) pairs take 32 bytes per op while it runs (16, and as much again for the radix
+/// sort's second buffer), beside the ops' 32 and their keys and values.
 const CHUNK_OPS_MAX: usize = 1 << 30;
 
 /// Ops handed to the tree at a time (the executor may run other tasks between them). The

@@ -5,7 +5,8 @@
 //! applied in one synchronous pass, so no reader ever observes half a batch and no page can
 //! be evicted mid-batch: a batch of several ops is first checked to be fully resolvable; a
 //! batch of one op is tried at once, and if its path lacks a node it changes no entry and
-//! falls back to the check.
+//! falls back to the check. Recovery alone, which has no readers, applies a batch in parts
+//! ([`TreeState::apply_until_missing`]), each part ending where a node is missing.
 //!
 //! Copy-on-write rule: a node written by a checkpoint, or frozen for the checkpoint in
 //! progress, is never changed in place. The first change in an epoch copies it to a freshly
@@ -13,8 +14,9 @@
 //! the next checkpoint. Later changes in the same epoch modify the copy in place.
 //!
 //! Structural changes are limited to what only touches dirty nodes: splits during the
-//! batch, and removal of emptied nodes after it (an emptied leaf stays routable while the
-//! batch runs, so later operations of the batch never need a sibling that is not loaded).
+//! batch, and removal of emptied nodes after it, or after each part of a batch applied in
+//! parts (an emptied leaf stays routable while the batch or part runs, so its later
+//! operations never need a sibling that is not loaded).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -388,7 +388,7 @@ impl<D: Disk> Tree<D> {
     /// rest of the whole batch needs next are read together, and it goes on. A batch onto
     /// cached nodes (most of a replayed log) is thus never walked for missing nodes, and
     /// one onto a cold tree waits for one round of reads per level.
-    pub async fn apply_in_parts(&self, ops: Vec<Op>) -> Result<(), StorageError> {
+    pub(crate) async fn apply_in_parts(&self, ops: Vec<Op>) -> Result<(), StorageError> {
         self.shared.latch.check()?;
         validate_ops(&ops)?;
         let mut pin = Pin::new(&self.shared);
