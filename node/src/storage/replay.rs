@@ -56,10 +56,28 @@ const OPS_PER_BLOCK: usize = 1 << OPS_PER_BLOCK_LOG2;
 struct OpLog {
     /// Every block but the last is full.
     blocks: Vec<Vec<LoggedOp>>,
+    /// The first key pushed, and the length of a prefix every key pushed since shares with
+    /// it (kept as the keys arrive, while they are in the cache, rather than in a pass over
+    /// all of them before the sort). Ops truncated away leave it a prefix common to the rest.
+    first: Option<Box<[u8]>>,
+    prefix: usize,
 }
 
 impl OpLog {
     fn push(&mut self, op: LoggedOp) {
+        match &self.first {
+            None => {
+                self.prefix = op.key.len();
+                self.first = Some(op.key.clone());
+            }
+            Some(first) => {
+                self.prefix = first[..self.prefix]
+                    .iter()
+                    .zip(&op.key[..])
+                    .take_while(|(a, b)| a == b)
+                    .count();
+            }
+        }
         match self.blocks.last_mut() {
             Some(b) if b.len() < OPS_PER_BLOCK => b.push(op),
             _ => {
@@ -170,12 +188,9 @@ impl ReplayLog {
 fn sorted_unique(ops: &OpLog, start: usize, end: usize) -> Vec<u32> {
     let key = |i: u32| -> &[u8] { &ops.get(start + i as usize).key };
     let n = u32::try_from(end - start).expect("a chunk holds at most u32::MAX ops");
-    // Sort by the 8 bytes past the prefix every key of the chunk shares, as one integer;
+    // Sort by the 8 bytes past the prefix every key pushed shares, as one integer;
     // whole keys are compared only when those are equal, and log order breaks ties.
-    let first: &[u8] = if n > 0 { key(0) } else { &[] };
-    let prefix = (0..n).fold(first.len(), |p, i| {
-        p.min(first.iter().zip(key(i)).take_while(|(a, b)| a == b).count())
-    });
+    let prefix = ops.prefix;
     let mut order: Vec<(u64, u32)> = (0..n).map(|i| (head(key(i), prefix), i)).collect();
     // A radix sort by head; it is stable, so log order stays among equal heads. 8.6 M ops:
     // 0.44 s with a comparison sort.
@@ -299,11 +314,17 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Keys from a two-letter alphabet: many share their heads, many repeat.
+        /// Keys from a two-letter alphabet: many share their heads, many repeat; with
+        /// `shared`, every key starts with the same 12 bytes (the prefix the sort skips).
         #[test]
         fn sorted_unique_agrees_with_a_map(
             keys in proptest::collection::vec(proptest::collection::vec(b'a'..=b'b', 0..12), 0..300),
+            shared in proptest::bool::ANY,
         ) {
+            let keys: Vec<Vec<u8>> = keys
+                .into_iter()
+                .map(|k| if shared { [&b"tenant-0042/"[..], &k].concat() } else { k })
+                .collect();
             let mut ops = OpLog::default();
             let mut want = BTreeMap::new();
             for (i, k) in keys.iter().enumerate() {
