@@ -56,28 +56,22 @@ const OPS_PER_BLOCK: usize = 1 << OPS_PER_BLOCK_LOG2;
 struct OpLog {
     /// Every block but the last is full.
     blocks: Vec<Vec<LoggedOp>>,
-    /// The first key pushed, and the length of a prefix every key pushed since shares with
-    /// it (kept as the keys arrive, while they are in the cache, rather than in a pass over
-    /// all of them before the sort). Ops truncated away leave it a prefix common to the rest.
-    first: Option<Box<[u8]>>,
+    /// Length of a prefix every key shares with the first op's (kept as the keys arrive,
+    /// while they are in the cache, rather than in a pass over all of them before the
+    /// sort). Ops truncated away leave it a prefix common to the rest.
     prefix: usize,
 }
 
 impl OpLog {
     fn push(&mut self, op: LoggedOp) {
-        match &self.first {
-            None => {
-                self.prefix = op.key.len();
-                self.first = Some(op.key.clone());
-            }
-            Some(first) => {
-                self.prefix = first[..self.prefix]
-                    .iter()
-                    .zip(&op.key[..])
-                    .take_while(|(a, b)| a == b)
-                    .count();
-            }
-        }
+        self.prefix = match self.blocks.first().and_then(|b| b.first()) {
+            None => op.key.len(),
+            Some(first) => first.key[..self.prefix]
+                .iter()
+                .zip(&op.key[..])
+                .take_while(|(a, b)| a == b)
+                .count(),
+        };
         match self.blocks.last_mut() {
             Some(b) if b.len() < OPS_PER_BLOCK => b.push(op),
             _ => {

@@ -390,21 +390,8 @@ impl TreeState {
     /// applied with one descent and one split/resize pass (a sorted batch, as recovery
     /// replays, touches each leaf once).
     pub fn apply_batch(&mut self, ops: Vec<Op>, loaded: &mut Loaded) {
-        let n = ops.len() as u64;
-        let mut emptied = Vec::new();
-        let mut range = LeafRange::default();
-        let mut ops = ops.into_iter().peekable();
-        while let Some(op) = ops.next() {
-            let run = self.apply_run(op, &mut ops, &mut range, loaded);
-            if let Some(key) = run.unwrap_or_else(|_| panic!("batch paths are resolved first")) {
-                emptied.push(key);
-            }
-        }
-        for key in emptied {
-            self.remove_if_empty(&key);
-        }
-        self.collapse_root();
-        self.counters.ops_applied += n;
+        let rest = self.apply_until_missing(ops, loaded);
+        assert!(rest.is_empty(), "batch paths are resolved first");
     }
 
     /// Applies the ops of `ops` in order until one whose path needs an extent that is

@@ -368,12 +368,7 @@ impl<D: Disk> Tree<D> {
                 break;
             }
             pin.ensure();
-            for wave in missing.chunks(LOADS_IN_FLIGHT) {
-                let nodes = try_join_all(wave.iter().map(|&r| self.load(r))).await?;
-                for (r, node) in wave.iter().zip(nodes) {
-                    loaded.insert(r.page, node);
-                }
-            }
+            self.load_all(&missing, &mut loaded).await?;
         }
         self.shared.state.borrow_mut().apply_batch(ops, &mut loaded);
         self.finish_apply(applied)
@@ -420,14 +415,24 @@ impl<D: Disk> Tree<D> {
                 .missing_for(part.iter().chain(ops.as_slice()), &loaded);
             assert!(!missing.is_empty(), "an op stopped at a node that is there");
             pin.ensure();
-            for wave in missing.chunks(LOADS_IN_FLIGHT) {
-                let nodes = try_join_all(wave.iter().map(|&r| self.load(r))).await?;
-                for (r, node) in wave.iter().zip(nodes) {
-                    loaded.insert(r.page, node);
-                }
-            }
+            self.load_all(&missing, &mut loaded).await?;
         }
         self.finish_apply(None)
+    }
+
+    /// Reads the extents `missing`, [`LOADS_IN_FLIGHT`] at a time, into `loaded`.
+    async fn load_all(
+        &self,
+        missing: &[ExtentRef],
+        loaded: &mut Loaded,
+    ) -> Result<(), StorageError> {
+        for wave in missing.chunks(LOADS_IN_FLIGHT) {
+            let nodes = try_join_all(wave.iter().map(|&r| self.load(r))).await?;
+            for (r, node) in wave.iter().zip(nodes) {
+                loaded.insert(r.page, node);
+            }
+        }
+        Ok(())
     }
 
     /// What every apply ends with: the recorded log position and eviction to the budget.

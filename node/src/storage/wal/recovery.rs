@@ -451,7 +451,7 @@ pub async fn recover<D: Disk>(
         }
         if let Some((next_seq, next_file)) = next {
             plan = match prefetched {
-                Some(Ok(after)) if plan == scanner.plan() => after,
+                Some(after) if plan == scanner.plan() => after?,
                 _ => read_for_recovery(next_file, next_seq, scanner.plan(), &mut next_data).await?,
             };
             std::mem::swap(&mut data, &mut next_data);
