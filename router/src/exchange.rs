@@ -87,6 +87,7 @@ exchanges! {
     UpdateTableRequest => UpdateTableResponse, "UpdateTable", false;
     DescribeClusterRequest => DescribeClusterResponse, "DescribeCluster", true;
     GetPartitionMapRequest => GetPartitionMapResponse, "GetPartitionMap", true;
+    TransferLeaderRequest => TransferLeaderResponse, "TransferLeader", true;
 }
 
 macro_rules! keyed_by_attribute {

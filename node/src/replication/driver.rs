@@ -67,6 +67,40 @@ use crate::storage::io::Disk;
 use crate::storage::wal::{Record, RecordKind};
 use crate::storage::{Engine, StorageError};
 
+/// Why a leadership transfer did not happen.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TransferError {
+    /// The group does not exist on this shard.
+    #[error("partition {0} has no replica on this shard")]
+    NoGroup(u64),
+    /// `to` is not one of the group's replicas.
+    #[error("node {to} holds no replica of partition {group}")]
+    NotAReplica {
+        /// The group.
+        group: u64,
+        /// The requested leader.
+        to: u64,
+    },
+    /// This replica does not lead the group (the hint names the leader if known).
+    #[error("this replica does not lead partition {group}")]
+    NotLeader {
+        /// The group.
+        group: u64,
+        /// Raft id of the leader, if known.
+        leader: Option<u64>,
+    },
+    /// Raft did not report the new leader in time.
+    #[error("the leadership of partition {group} did not move to node {to} within {limit:?}")]
+    TimedOut {
+        /// The group.
+        group: u64,
+        /// The requested leader.
+        to: u64,
+        /// The time waited.
+        limit: Duration,
+    },
+}
+
 /// Proposals queued per shard before `propose` waits.
 pub const PROPOSALS_QUEUED_MAX: usize = 65_536;
 /// Entries applied before the loop lets the shard's other tasks run (the answered requests'
@@ -698,6 +732,55 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 return leading;
             }
             crate::rt::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// An operator's placement command: asks `group`, led by this replica, to hand its
+    /// leadership to its replica `to`, and waits until raft names `to` the leader or `limit`
+    /// passes. Raft aborts a transfer that does not finish within an election timeout (the
+    /// transferee must first hold the whole log); this asks again until `limit`. Returns
+    /// whether the leadership moved (false if `to` led already).
+    pub async fn transfer_leader(
+        &self,
+        group: u64,
+        to: u64,
+        limit: Duration,
+    ) -> Result<bool, TransferError> {
+        let deadline = Instant::now() + limit;
+        let mut asked = false;
+        loop {
+            {
+                let mut st = self.inner.state.borrow_mut();
+                let g = st
+                    .groups
+                    .get_mut(&group)
+                    .ok_or(TransferError::NoGroup(group))?;
+                let raft = &g.raw.raft;
+                if raft.leader_id == to {
+                    return Ok(asked);
+                }
+                if !raft.prs().iter().any(|(id, _)| *id == to) {
+                    return Err(TransferError::NotAReplica { group, to });
+                }
+                if raft.state != StateRole::Leader {
+                    // Mid-transfer the old leader steps down before the new one is known.
+                    if raft.leader_id != 0 || Instant::now() >= deadline {
+                        return Err(TransferError::NotLeader {
+                            group,
+                            leader: Some(raft.leader_id).filter(|&l| l != 0),
+                        });
+                    }
+                } else if raft.lead_transferee.is_none() {
+                    g.wake();
+                    g.raw.transfer_leader(to);
+                    asked = true;
+                    wake(&mut st);
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(TransferError::TimedOut { group, to, limit });
+            }
+            crate::rt::sleep(Duration::from_millis(5)).await;
         }
     }
 

@@ -12,4 +12,6 @@ mod logger;
 pub mod snapshot;
 pub mod transport;
 
-pub use driver::{DriverConfig, DriverReport, Prepared, ProposeError, RaftDriver, StateMachine};
+pub use driver::{
+    DriverConfig, DriverReport, Prepared, ProposeError, RaftDriver, StateMachine, TransferError,
+};

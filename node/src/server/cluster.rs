@@ -9,7 +9,7 @@ use shoal_wire::Error;
 use shoal_wire::cluster::{Epoch, NodeId, ShardId};
 use shoal_wire::message::{
     DescribeClusterResponse, GetPartitionMapRequest, GetPartitionMapResponse, NodeInfo,
-    ShardReport, TablePartitions,
+    ShardReport, TablePartitions, TransferLeaderRequest, TransferLeaderResponse,
 };
 use shoal_wire::validate::table_name_from_parameter;
 
@@ -96,5 +96,35 @@ fn entry(record: &crate::meta::catalog::TableRecord) -> TablePartitions {
         table_name: record.name().to_string(),
         table: record.id,
         partitions: record.partitions.clone(),
+    }
+}
+
+/// The longest a TransferLeader waits for raft to name the new leader: a transfer raft
+/// aborted (after an election timeout, while the transferee caught up) is asked again.
+const TRANSFER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Moves the leadership of a partition this shard leads to its replica on another node.
+pub async fn transfer_leader(
+    shard: &Shard,
+    request: TransferLeaderRequest,
+) -> Result<TransferLeaderResponse, Error> {
+    use crate::replication::TransferError as T;
+    let group = request.partition.0;
+    let to = u64::from(request.to.0);
+    match shard
+        .driver
+        .transfer_leader(group, to, TRANSFER_WAIT_MAX)
+        .await
+    {
+        Ok(moved) => Ok(TransferLeaderResponse {
+            leader: request.to,
+            moved,
+        }),
+        Err(T::NotLeader { leader, .. }) => Err(super::data::not_leader(shard, leader)),
+        Err(e @ (T::NoGroup(_) | T::NotAReplica { .. })) => Err(Error::validation(e.to_string())),
+        Err(e @ T::TimedOut { .. }) => Err(Error::new(
+            shoal_wire::ErrorKind::ServiceUnavailable,
+            e.to_string(),
+        )),
     }
 }

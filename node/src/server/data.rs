@@ -120,7 +120,7 @@ fn wrong_shard(entry: &PartitionMapEntry) -> Fail {
 
 /// A `NotLeader` error naming the replica that leads `group`, when raft knows it (the
 /// replicas of a partition share the shard index, so the leader's node names it).
-fn not_leader(shard: &Shard, leader: Option<u64>) -> Error {
+pub(super) fn not_leader(shard: &Shard, leader: Option<u64>) -> Error {
     let hint = leader
         .filter(|&l| l != u64::from(shard.node_id) && l != 0)
         .map(|l| ReplicaLocation {

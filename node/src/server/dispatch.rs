@@ -64,6 +64,10 @@ pub async fn handle(shard: &Shard, kind: MessageKind, id: u64, payload: &[u8]) -
             Ok(req) => answer(id, cluster::partition_map(shard, req).await),
             Err(e) => error_frame(id, &e),
         },
+        K::TransferLeaderRequest => match decode::<msg::TransferLeaderRequest>(kind, payload) {
+            Ok(req) => answer(id, cluster::transfer_leader(shard, req).await),
+            Err(e) => error_frame(id, &e),
+        },
         K::CreateTableRequest
         | K::DeleteTableRequest
         | K::DescribeTableRequest

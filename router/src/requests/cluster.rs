@@ -1,20 +1,22 @@
 //! Builders of the cluster messages: DescribeCluster (of the cluster, or of one shard for
-//! health checks) and GetPartitionMap.
+//! health checks), GetPartitionMap and TransferLeader (an operator moving a partition's
+//! leadership).
 //!
 //! Invariant: a DescribeCluster sent `at` a shard makes exactly one attempt at that shard
 //! (a health check must not be hidden by fail-over); without `at`, it follows the control
 //! plane's routing and retries.
 //! Does not change the client's cached topology except through `refresh`.
 
-use shoal_wire::cluster::{Epoch, NodeId, ReplicaLocation, ShardId};
+use shoal_wire::ErrorKind;
+use shoal_wire::cluster::{Epoch, NodeId, PartitionId, ReplicaLocation, ShardId};
 use shoal_wire::message::{
     DescribeClusterRequest, DescribeClusterResponse, GetPartitionMapRequest,
-    GetPartitionMapResponse,
+    GetPartitionMapResponse, TransferLeaderRequest, TransferLeaderResponse,
 };
 use tokio::time::Instant;
 
 use crate::client::Client;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// DescribeCluster: the nodes, their shard ports and the metadata leader.
 #[derive(Debug)]
@@ -49,6 +51,62 @@ impl Client {
                 table_name: None,
                 known_epoch: Epoch(0),
             },
+        }
+    }
+}
+
+/// TransferLeader: moves a partition's leadership to its replica on another node.
+#[derive(Debug)]
+pub struct TransferLeader {
+    client: Client,
+    request: TransferLeaderRequest,
+}
+
+/// Shards a TransferLeader tries in turn, following `NotLeader` hints.
+const TRANSFER_HOPS_MAX: usize = 6;
+
+impl Client {
+    /// Starts a TransferLeader of `partition` (its id, as `shoal status` lists it) to its
+    /// replica on node `to`.
+    pub fn transfer_leader(&self, partition: u64, to: u32) -> TransferLeader {
+        TransferLeader {
+            client: self.clone(),
+            request: TransferLeaderRequest {
+                partition: PartitionId(partition),
+                to: NodeId(to),
+            },
+        }
+    }
+}
+
+impl TransferLeader {
+    /// Sends the request to the partition's leader (from a fresh partition map, then
+    /// following `NotLeader` hints) and waits for the new leader.
+    pub async fn send(self) -> Result<TransferLeaderResponse> {
+        let client = &self.client;
+        let partition = self.request.partition;
+        let map = client.get_partition_map().send().await?;
+        let entry = map
+            .tables
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .find(|p| p.partition == partition)
+            .ok_or_else(|| Error::Config(format!("no table has a partition {}", partition.0)))?;
+        let mut target = entry
+            .leader
+            .or_else(|| entry.replicas.first().copied())
+            .ok_or_else(|| Error::Config(format!("partition {} has no replicas", partition.0)))?;
+        let mut hops = 0;
+        loop {
+            let deadline = Instant::now() + client.inner.config.attempt_timeout;
+            match client.call_at(target, &self.request, deadline).await {
+                Err(e) if hops + 1 < TRANSFER_HOPS_MAX => match e.kind() {
+                    Some(ErrorKind::NotLeader { hint: Some(leader) }) => target = leader,
+                    _ => return Err(e),
+                },
+                other => return other,
+            }
+            hops += 1;
         }
     }
 }

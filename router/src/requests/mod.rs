@@ -20,7 +20,7 @@ mod scan;
 mod tables;
 
 pub use batch::{BatchGetItem, BatchWriteItem};
-pub use cluster::{DescribeCluster, GetPartitionMap};
+pub use cluster::{DescribeCluster, GetPartitionMap, TransferLeader};
 pub use item::{DeleteItem, GetItem, PutItem, UpdateItem};
 pub use query::Query;
 pub use scan::Scan;

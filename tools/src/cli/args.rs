@@ -34,6 +34,9 @@ pub enum Command {
     Down(DownArgs),
     /// Nodes, shards, partitions, leaders and health (non-zero exit if a shard is down).
     Status,
+    /// Move partition leaders between their replicas (`move`, `spread`).
+    #[command(subcommand)]
+    Leader(LeaderCommand),
     /// Create, describe, list or delete tables.
     #[command(subcommand)]
     Table(TableCommand),
@@ -85,6 +88,28 @@ pub struct DownArgs {
     /// Directory of the cluster.
     #[arg(long, default_value = "./shoal-data")]
     pub dir: PathBuf,
+}
+
+/// `shoal leader ...`.
+#[derive(Subcommand, Debug)]
+pub enum LeaderCommand {
+    /// Hands a partition's leadership to its replica on node NODE, e.g.
+    /// `shoal leader move 65537 --to 3` (partition ids as `shoal status` lists them).
+    Move {
+        /// Partition id.
+        partition: u64,
+        /// Node of the replica that should lead.
+        #[arg(long)]
+        to: u32,
+    },
+    /// Hands every partition's leadership to its first listed replica, which spreads the
+    /// leaders of each table evenly over the nodes (elections after a restart may have
+    /// gathered them on a few).
+    Spread {
+        /// Only this table's partitions.
+        #[arg(long)]
+        table: Option<String>,
+    },
 }
 
 /// `shoal table ...`.

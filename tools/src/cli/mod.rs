@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod items;
+pub mod leaders;
 pub mod output;
 pub mod tables;
 
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Up(up) => local::up::run(up).await,
         Command::Down(down) => local::down::run(&down.dir),
         Command::Status => local::status::run(&cluster).await,
+        Command::Leader(leader) => leaders::run(connect(&cluster).await?, leader).await,
         Command::Table(table) => tables::run(connect(&cluster).await?, table).await,
         Command::Put(put) => items::put(connect(&cluster).await?, put, dialect).await,
         Command::Get(get) => items::get(connect(&cluster).await?, get, dialect).await,

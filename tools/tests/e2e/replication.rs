@@ -1031,3 +1031,104 @@ async fn idle_groups_hibernate_and_wake() {
     }
     assert_eq!(value_of(&got.item), Some(1));
 }
+
+/// Which node each of `groups` is led by, as the shards' raft groups report it.
+async fn leaders_of(cluster: &TestCluster, groups: &[u64]) -> Vec<Option<u32>> {
+    let reports = shard_reports(cluster).await;
+    groups
+        .iter()
+        .map(|g| {
+            reports
+                .iter()
+                .find(|r| r.leading.contains(g))
+                .map(|r| r.node.0)
+        })
+        .collect()
+}
+
+/// `shoal leader move` hands a partition's leadership to the replica asked for (raft's own
+/// report agrees), refuses a node without a replica, and `shoal leader spread` puts every
+/// partition's leadership on its first listed replica; clients keep reading and writing
+/// throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_move_partition_leaders() {
+    let cluster = TestCluster::start("leaders", 3, 1);
+    let client = cluster.client().await;
+    create_table(&client, "placed", false).await;
+    let map = client
+        .get_partition_map()
+        .table_name("placed")
+        .send()
+        .await
+        .expect("partition map");
+    let partitions = &map.tables[0].partitions;
+    let groups: Vec<u64> = partitions.iter().map(|p| p.partition.0).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut now = leaders_of(&cluster, &groups).await;
+    while now.iter().any(Option::is_none) {
+        assert!(Instant::now() < deadline, "no leaders reported: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        now = leaders_of(&cluster, &groups).await;
+    }
+
+    // Every partition to node 3, one by one.
+    for (i, p) in partitions.iter().enumerate() {
+        let id = p.partition.0.to_string();
+        let output = cluster.shoal(&["leader", "move", &id, "--to", "3"]);
+        let out = crate::harness::text(&output);
+        assert!(output.status.success(), "shoal leader move {id}: {out}");
+        let how = if now[i] == Some(3) {
+            "already there"
+        } else {
+            "moved"
+        };
+        assert!(
+            out.contains(&format!("partition {id}: led by node 3 ({how})")),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        leaders_of(&cluster, &groups).await,
+        vec![Some(3); groups.len()],
+        "raft's report after the moves"
+    );
+    put_and_read(&client, "placed", "after-move").await;
+
+    let output = cluster.shoal(&["leader", "move", &groups[0].to_string(), "--to", "9"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        crate::harness::text(&output)
+    );
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("ValidationException") && err.contains("node 9 holds no replica"),
+        "{err}"
+    );
+
+    let output = cluster.shoal(&["leader", "spread", "--table", "placed"]);
+    let out = crate::harness::text(&output);
+    assert!(output.status.success(), "shoal leader spread: {out}");
+    let firsts: Vec<Option<u32>> = partitions
+        .iter()
+        .map(|p| Some(p.replicas[0].node.0))
+        .collect();
+    let moved = firsts.iter().filter(|f| **f != Some(3)).count();
+    assert!(
+        out.contains(&format!("{moved} leadership(s) moved")),
+        "{out}"
+    );
+    assert_eq!(
+        leaders_of(&cluster, &groups).await,
+        firsts,
+        "after spread:\n{out}"
+    );
+    let spread: std::collections::BTreeSet<_> = firsts.iter().collect();
+    assert_eq!(
+        spread.len(),
+        groups.len().min(3),
+        "one leader per node: {firsts:?}"
+    );
+    put_and_read(&client, "placed", "after-spread").await;
+}

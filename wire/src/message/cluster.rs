@@ -3,9 +3,10 @@
 //!
 //! Invariant: every map answer carries the epoch it belongs to; a client never mixes entries
 //! of different epochs for one table without refreshing.
-//! Does not carry membership changes or placement commands (those are raft-internal).
+//! Does not carry membership changes; the one placement command is TransferLeader (an
+//! operator moving a partition's leadership to another of its replicas).
 
-use crate::cluster::{Epoch, NodeId, PartitionMapEntry, ShardId, TableId};
+use crate::cluster::{Epoch, NodeId, PartitionId, PartitionMapEntry, ShardId, TableId};
 
 wire_struct! {
     /// DescribeCluster: the nodes and how to reach their shards.
@@ -94,5 +95,27 @@ wire_struct! {
         pub epoch: Epoch,
         /// Tables.
         pub tables: Vec<TablePartitions>,
+    }
+}
+
+wire_struct! {
+    /// TransferLeader: asks the shard that leads `partition` to hand its leadership to the
+    /// partition's replica on node `to`. Sent to any other shard it is answered `NotLeader`
+    /// (naming the leader when known).
+    pub struct TransferLeaderRequest {
+        /// The partition (its raft group).
+        pub partition: PartitionId,
+        /// The node of the replica that should lead.
+        pub to: NodeId,
+    }
+}
+
+wire_struct! {
+    /// TransferLeader's result, sent once raft reports the new leader.
+    pub struct TransferLeaderResponse {
+        /// The node that leads the partition now (`to`).
+        pub leader: NodeId,
+        /// False if `to` led the partition already.
+        pub moved: bool,
     }
 }

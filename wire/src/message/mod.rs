@@ -178,4 +178,6 @@ message_kinds! {
     DescribeClusterResponse = 0x0401 => DescribeClusterResponse,
     GetPartitionMapRequest = 0x0402 => GetPartitionMapRequest,
     GetPartitionMapResponse = 0x0403 => GetPartitionMapResponse,
+    TransferLeaderRequest = 0x0404 => TransferLeaderRequest,
+    TransferLeaderResponse = 0x0405 => TransferLeaderResponse,
 }
