@@ -20,17 +20,20 @@
 //! holds a lease: a ReadIndex round answered by a quorum proves that no follower will vote
 //! for another candidate until an election timeout after the round's heartbeat was sent
 //! (check-quorum), so until then, less a tick and a drift margin, reads are served from
-//! local state (RUNTIME-NOTES §3.1, pitfall 17). A leadership transfer suspends the lease.
+//! local state (RUNTIME-NOTES §3.1, pitfall 17). A leadership transfer suspends the lease,
+//! and no lease is taken from a round started within three lease spans of asking for one
+//! (the transferee's election ignores leases).
 //!
 //! Hibernation: a led group with peers that has been idle for two election timeouts (log
 //! and commit index unchanged, every follower holding the whole log, everything applied,
 //! nothing waiting) stops ticking, so it sends no heartbeats, and tells its followers, which
 //! stop ticking it too (no election timer). Any peer message for the group, a proposal, a
-//! read round, a client read at a follower, or the loss of the leader's connection wakes
-//! it. A hibernating follower still refuses votes (its last contact with the leader stays
-//! recent), so a lease is never shortened by hibernation; an election after the leader
-//! died while its groups slept takes up to one more election timeout. Snapshots (see
-//! `snapshots.rs`) are installed in a task beside the loop.
+//! read round, a client read at a follower, an operator's leadership transfer, or the loss
+//! of the leader's connection wakes it. A hibernating follower still refuses votes (its
+//! last contact with the leader stays recent), so a lease is never shortened by
+//! hibernation; an election after the leader died while its groups slept takes up to one
+//! more election timeout. Snapshots (see `snapshots.rs`) are installed in a task beside the
+//! loop.
 //!
 //! Proposals: a proposal waits under the log index raft appended it at, with the term it
 //! was appended in; the entry applied at that index answers it only if it has that term
@@ -70,8 +73,8 @@ use crate::storage::{Engine, StorageError};
 /// Why a leadership transfer did not happen.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TransferError {
-    /// The group does not exist on this shard.
-    #[error("partition {0} has no replica on this shard")]
+    /// The group is not open on this shard (not a replica, or not opened yet).
+    #[error("partition {0} is not open on this shard")]
     NoGroup(u64),
     /// `to` is not one of the group's replicas.
     #[error("node {to} holds no replica of partition {group}")]
@@ -89,8 +92,18 @@ pub enum TransferError {
         /// Raft id of the leader, if known.
         leader: Option<u64>,
     },
+    /// The transferee has not been in contact with the leader lately (down, cut off).
+    #[error("node {to}'s replica of partition {group} is not in contact with its leader")]
+    OutOfContact {
+        /// The group.
+        group: u64,
+        /// The requested leader.
+        to: u64,
+    },
     /// Raft did not report the new leader in time.
-    #[error("the leadership of partition {group} did not move to node {to} within {limit:?}")]
+    #[error(
+        "the leadership of partition {group} did not move to node {to} in time (at most {limit:?})"
+    )]
     TimedOut {
         /// The group.
         group: u64,
@@ -254,6 +267,10 @@ struct Group<O> {
     lease: Option<(u64, Instant)>,
     /// A read was served under the lease since the last renewal round.
     lease_used: bool,
+    /// No lease from a ReadIndex round started before this instant: raft was asked to
+    /// transfer the leadership, and the transferee, once told to campaign, is elected
+    /// whatever leases its voters' last leader holds (see [`ask_transfer`]).
+    no_lease_before: Option<Instant>,
     /// Proposals appended to the log and not yet applied, by log index.
     waiting: BTreeMap<u64, Waiter<O>>,
     term_applied: bool,
@@ -550,6 +567,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                 voters: voters.len(),
                 lease: None,
                 lease_used: false,
+                no_lease_before: None,
                 waiting: BTreeMap::new(),
                 term_applied: false,
                 state_unsaved: false,
@@ -735,19 +753,25 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         }
     }
 
-    /// An operator's placement command: asks `group`, led by this replica, to hand its
-    /// leadership to its replica `to`, and waits until raft names `to` the leader or `limit`
-    /// passes. Raft aborts a transfer that does not finish within an election timeout (the
-    /// transferee must first hold the whole log); this asks again until `limit`. Returns
-    /// whether the leadership moved (false if `to` led already).
+    /// An operator's placement command: asks `group`'s raft, if this replica leads it, to
+    /// hand the leadership to replica `to`, and waits until raft here names `to` the
+    /// leader. Returns whether the leadership moved (false if raft named `to` already).
+    ///
+    /// While a transfer is pending raft refuses proposals, so it is asked at most twice
+    /// (raft gives up on one after an election timeout, when the transferee has not caught
+    /// up by then), and only while the transferee is in contact with this leader; a
+    /// transferee out of contact is an error at once. Waits at most `limit` in all.
     pub async fn transfer_leader(
         &self,
         group: u64,
         to: u64,
         limit: Duration,
     ) -> Result<bool, TransferError> {
+        const ASKS_MAX: usize = 2;
         let deadline = Instant::now() + limit;
-        let mut asked = false;
+        let span = self.lease_span();
+        let mut first_leader = None;
+        let mut asks = 0;
         loop {
             {
                 let mut st = self.inner.state.borrow_mut();
@@ -756,14 +780,16 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                     .get_mut(&group)
                     .ok_or(TransferError::NoGroup(group))?;
                 let raft = &g.raw.raft;
+                let leader = *first_leader.get_or_insert(raft.leader_id);
                 if raft.leader_id == to {
-                    return Ok(asked);
+                    return Ok(leader != to);
                 }
-                if !raft.prs().iter().any(|(id, _)| *id == to) {
+                let Some(progress) = raft.prs().get(to) else {
                     return Err(TransferError::NotAReplica { group, to });
-                }
+                };
                 if raft.state != StateRole::Leader {
-                    // Mid-transfer the old leader steps down before the new one is known.
+                    // Mid-transfer the old leader steps down before it hears from the new
+                    // one; during an election nobody is known.
                     if raft.leader_id != 0 || Instant::now() >= deadline {
                         return Err(TransferError::NotLeader {
                             group,
@@ -771,9 +797,14 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
                         });
                     }
                 } else if raft.lead_transferee.is_none() {
-                    g.wake();
-                    g.raw.transfer_leader(to);
-                    asked = true;
+                    if !progress.recent_active {
+                        return Err(TransferError::OutOfContact { group, to });
+                    }
+                    if asks == ASKS_MAX {
+                        return Err(TransferError::TimedOut { group, to, limit });
+                    }
+                    asks += 1;
+                    ask_transfer(g, to, span);
                     wake(&mut st);
                 }
             }
@@ -1018,7 +1049,7 @@ impl<D: Disk, M: StateMachine> RaftDriver<D, M> {
         }
         start_read_rounds(st);
         if st.transferring {
-            start_transfers(st, self.inner.config.replica_id);
+            start_transfers(st, self.inner.config.replica_id, lease_span);
         }
         while let Some(p) = st.proposals.pop_front() {
             let Some(g) = st.groups.get_mut(&p.group) else {
@@ -1473,7 +1504,8 @@ fn hand_back<D: Disk, O>(
     for rs in rd.take_read_states() {
         let ctx = context_id(&rs.request_ctx).unwrap_or(0);
         if let Some(round) = reads_in_flight.remove(&ctx) {
-            if !round.follower && g.raw.raft.state == StateRole::Leader {
+            let transfer_in_doubt = g.no_lease_before.is_some_and(|t| round.started < t);
+            if !round.follower && g.raw.raft.state == StateRole::Leader && !transfer_in_doubt {
                 // A quorum answered a heartbeat sent after `started`: no election
                 // can end before `started` + the lease span.
                 let until = round.started + lease_span;
@@ -1548,7 +1580,7 @@ fn hand_back<D: Disk, O>(
 /// Asks every led group with peers to transfer leadership to the follower that has
 /// replicated the most (raft aborts a transfer that does not finish within an election
 /// timeout; the next pass asks again).
-fn start_transfers<O>(st: &mut State<O>, me: u64) {
+fn start_transfers<O>(st: &mut State<O>, me: u64, span: Duration) {
     for g in st.groups.values_mut() {
         g.wake();
         let raft = &g.raw.raft;
@@ -1562,9 +1594,22 @@ fn start_transfers<O>(st: &mut State<O>, me: u64) {
             .max_by_key(|(_, pr)| pr.matched)
             .map(|(id, _)| *id);
         if let Some(to) = best {
-            g.raw.transfer_leader(to);
+            ask_transfer(g, to, span);
         }
     }
+}
+
+/// Asks raft to hand `g`'s leadership to `to`, and ends the group's lease until `span` after
+/// the transfer could still be under way: raft tells the transferee to campaign
+/// (`MsgTimeoutNow`) once it holds the whole log, and that election wins whatever leases
+/// the voters' last leader holds, even if raft here has given up on the transfer (after an
+/// election timeout) by the time the message arrives. Reads meanwhile pay a ReadIndex round
+/// each, which a new leader's election makes fail.
+fn ask_transfer<O>(g: &mut Group<O>, to: u64, span: Duration) {
+    g.wake();
+    g.lease = None;
+    g.no_lease_before = Some(Instant::now() + span * 3);
+    g.raw.transfer_leader(to);
 }
 
 /// Keeps the leases of groups that serve reads alive: a led group whose lease was used and

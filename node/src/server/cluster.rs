@@ -1,9 +1,14 @@
 //! DescribeCluster and GetPartitionMap: how clients learn where every shard and every
-//! partition lives.
+//! partition lives; TransferLeader: an operator moving a partition's leadership.
 //!
 //! Any shard answers DescribeCluster from the cluster file. The partition map is answered
 //! by the metadata group's leader from its catalog; other shards ask it (the map must never
-//! come from a stale copy, or a client would route by it).
+//! come from a stale copy, or a client would route by it). TransferLeader is carried out by
+//! the partition's leader; another replica answers `NotLeader` naming it.
+//!
+//! Invariant: a TransferLeader succeeds only once this shard's raft names the requested
+//! replica the leader.
+//! Does not change a partition's replicas, and does not forward requests between shards.
 
 use shoal_wire::Error;
 use shoal_wire::cluster::{Epoch, NodeId, ShardId};
@@ -99,9 +104,9 @@ fn entry(record: &crate::meta::catalog::TableRecord) -> TablePartitions {
     }
 }
 
-/// The longest a TransferLeader waits for raft to name the new leader: a transfer raft
-/// aborted (after an election timeout, while the transferee caught up) is asked again.
-const TRANSFER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest a TransferLeader waits for raft to name the new leader (raft gives up on a
+/// transfer after an election timeout, and is asked at most twice).
+const TRANSFER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Moves the leadership of a partition this shard leads to its replica on another node.
 pub async fn transfer_leader(
@@ -121,8 +126,10 @@ pub async fn transfer_leader(
             moved,
         }),
         Err(T::NotLeader { leader, .. }) => Err(super::data::not_leader(shard, leader)),
-        Err(e @ (T::NoGroup(_) | T::NotAReplica { .. })) => Err(Error::validation(e.to_string())),
-        Err(e @ T::TimedOut { .. }) => Err(Error::new(
+        Err(e @ T::NotAReplica { .. }) => Err(Error::validation(e.to_string())),
+        // Not open here yet, a transferee out of contact, a transfer raft gave up on:
+        // worth asking again later.
+        Err(e @ (T::NoGroup(_) | T::OutOfContact { .. } | T::TimedOut { .. })) => Err(Error::new(
             shoal_wire::ErrorKind::ServiceUnavailable,
             e.to_string(),
         )),

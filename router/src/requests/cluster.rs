@@ -62,8 +62,11 @@ pub struct TransferLeader {
     request: TransferLeaderRequest,
 }
 
-/// Shards a TransferLeader tries in turn, following `NotLeader` hints.
+/// Attempts a TransferLeader makes: following `NotLeader` hints, trying other replicas, or
+/// asking again after `ServiceUnavailable`.
 const TRANSFER_HOPS_MAX: usize = 6;
+/// Pause before asking again after `ServiceUnavailable`.
+const TRANSFER_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(300);
 
 impl Client {
     /// Starts a TransferLeader of `partition` (its id, as `shoal status` lists it) to its
@@ -80,8 +83,10 @@ impl Client {
 }
 
 impl TransferLeader {
-    /// Sends the request to the partition's leader (from a fresh partition map, then
-    /// following `NotLeader` hints) and waits for the new leader.
+    /// Sends the request: first to the replica a fresh partition map names (the catalog's
+    /// placement, not always raft's leader), then where `NotLeader` hints point, to the
+    /// partition's other replicas when one cannot be reached, and again after a pause when
+    /// the shard answers `ServiceUnavailable`; waits for the new leader.
     pub async fn send(self) -> Result<TransferLeaderResponse> {
         let client = &self.client;
         let partition = self.request.partition;
@@ -92,21 +97,33 @@ impl TransferLeader {
             .flat_map(|t| t.partitions.iter())
             .find(|p| p.partition == partition)
             .ok_or_else(|| Error::Config(format!("no table has a partition {}", partition.0)))?;
+        let mut untried: Vec<ReplicaLocation> = entry.replicas.clone();
         let mut target = entry
             .leader
-            .or_else(|| entry.replicas.first().copied())
+            .or_else(|| untried.first().copied())
             .ok_or_else(|| Error::Config(format!("partition {} has no replicas", partition.0)))?;
-        let mut hops = 0;
+        let mut hop = 0;
         loop {
+            hop += 1;
+            untried.retain(|r| *r != target);
             let deadline = Instant::now() + client.inner.config.attempt_timeout;
-            match client.call_at(target, &self.request, deadline).await {
-                Err(e) if hops + 1 < TRANSFER_HOPS_MAX => match e.kind() {
-                    Some(ErrorKind::NotLeader { hint: Some(leader) }) => target = leader,
-                    _ => return Err(e),
-                },
-                other => return other,
-            }
-            hops += 1;
+            let error = match client.call_at(target, &self.request, deadline).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) if hop >= TRANSFER_HOPS_MAX => return Err(e),
+                Err(e) => e,
+            };
+            target = match (&error, error.kind()) {
+                (_, Some(ErrorKind::NotLeader { hint: Some(leader) })) => leader,
+                // Not open there yet, or raft gave up on the transfer: ask again shortly.
+                (_, Some(ErrorKind::ServiceUnavailable)) => {
+                    tokio::time::sleep(TRANSFER_RETRY_PAUSE).await;
+                    target
+                }
+                (Error::Transport { .. } | Error::Timeout { .. }, _) if !untried.is_empty() => {
+                    untried[0]
+                }
+                _ => return Err(error),
+            };
         }
     }
 }

@@ -32,27 +32,48 @@ pub async fn run(client: Client, command: LeaderCommand) -> Result<(), CliError>
                 request = request.table_name(table);
             }
             let map = request.send().await?;
-            let mut moves = 0usize;
+            let (mut moves, mut failures) = (0usize, Vec::new());
             for t in &map.tables {
                 for p in &t.partitions {
                     let Some(first) = p.replicas.first() else {
                         continue;
                     };
-                    let answer = client
+                    // One partition that cannot move does not stop the others.
+                    match client
                         .transfer_leader(p.partition.0, first.node.0)
                         .send()
-                        .await?;
-                    moves += usize::from(answer.moved);
-                    println!(
-                        "table {} partition {}: led by node {}{}",
-                        t.table_name,
-                        p.partition.0,
-                        answer.leader.0,
-                        if answer.moved { " (moved)" } else { "" }
-                    );
+                        .await
+                    {
+                        Ok(answer) => {
+                            moves += usize::from(answer.moved);
+                            println!(
+                                "table {} partition {}: led by node {}{}",
+                                t.table_name,
+                                p.partition.0,
+                                answer.leader.0,
+                                if answer.moved { " (moved)" } else { "" }
+                            );
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "table {} partition {}: {}: {}",
+                                t.table_name,
+                                p.partition.0,
+                                e.name(),
+                                e.message()
+                            );
+                            failures.push(p.partition.0);
+                        }
+                    }
                 }
             }
             println!("{moves} leadership(s) moved");
+            if !failures.is_empty() {
+                return Err(CliError::Local(format!(
+                    "{} partition(s) not moved: {failures:?}",
+                    failures.len()
+                )));
+            }
         }
     }
     Ok(())

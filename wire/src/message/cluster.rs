@@ -100,8 +100,8 @@ wire_struct! {
 
 wire_struct! {
     /// TransferLeader: asks the shard that leads `partition` to hand its leadership to the
-    /// partition's replica on node `to`. Sent to any other shard it is answered `NotLeader`
-    /// (naming the leader when known).
+    /// partition's replica on node `to`. Another replica answers `NotLeader` (naming the
+    /// leader when known), or success if it knows `to` leads already.
     pub struct TransferLeaderRequest {
         /// The partition (its raft group).
         pub partition: PartitionId,
@@ -115,7 +115,7 @@ wire_struct! {
     pub struct TransferLeaderResponse {
         /// The node that leads the partition now (`to`).
         pub leader: NodeId,
-        /// False if `to` led the partition already.
+        /// False if the answering replica knew `to` led the partition already.
         pub moved: bool,
     }
 }
