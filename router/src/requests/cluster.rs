@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::exchange::Exchange;
+use crate::routing::Attempts;
 
 /// DescribeCluster: the nodes, their shard ports and the metadata leader.
 #[derive(Debug)]
@@ -62,12 +64,6 @@ pub struct TransferLeader {
     request: TransferLeaderRequest,
 }
 
-/// Attempts a TransferLeader makes: following `NotLeader` hints, trying other replicas, or
-/// asking again after `ServiceUnavailable`.
-const TRANSFER_HOPS_MAX: usize = 6;
-/// Pause before asking again after `ServiceUnavailable`.
-const TRANSFER_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(300);
-
 impl Client {
     /// Starts a TransferLeader of `partition` (its id, as `shoal status` lists it) to its
     /// replica on node `to`.
@@ -84,9 +80,10 @@ impl Client {
 
 impl TransferLeader {
     /// Sends the request: first to the replica a fresh partition map names (the catalog's
-    /// placement, not always raft's leader), then where `NotLeader` hints point, to the
-    /// partition's other replicas when one cannot be reached, and again after a pause when
-    /// the shard answers `ServiceUnavailable`; waits for the new leader.
+    /// placement, not always raft's leader), then where `NotLeader` hints point, and to the
+    /// partition's other replicas when one cannot be reached; other retryable errors
+    /// (`ServiceUnavailable`: not open there yet, raft gave up on the transfer) are asked
+    /// again after the client's back-off, within its usual attempt budget.
     pub async fn send(self) -> Result<TransferLeaderResponse> {
         let client = &self.client;
         let partition = self.request.partition;
@@ -102,28 +99,23 @@ impl TransferLeader {
             .leader
             .or_else(|| untried.first().copied())
             .ok_or_else(|| Error::Config(format!("partition {} has no replicas", partition.0)))?;
-        let mut hop = 0;
+        let mut run = Attempts::new(client);
         loop {
-            hop += 1;
             untried.retain(|r| *r != target);
-            let deadline = Instant::now() + client.inner.config.attempt_timeout;
-            let error = match client.call_at(target, &self.request, deadline).await {
+            let error = match client.call_at(target, &self.request, run.deadline).await {
                 Ok(answer) => return Ok(answer),
-                Err(e) if hop >= TRANSFER_HOPS_MAX => return Err(e),
-                Err(e) => e,
+                Err(error) => error,
             };
-            target = match (&error, error.kind()) {
+            let next = match (&error, error.kind()) {
                 (_, Some(ErrorKind::NotLeader { hint: Some(leader) })) => leader,
-                // Not open there yet, or raft gave up on the transfer: ask again shortly.
-                (_, Some(ErrorKind::ServiceUnavailable)) => {
-                    tokio::time::sleep(TRANSFER_RETRY_PAUSE).await;
-                    target
+                (Error::Transport { .. } | Error::Timeout { .. }, _) => {
+                    untried.first().copied().unwrap_or(target)
                 }
-                (Error::Transport { .. } | Error::Timeout { .. }, _) if !untried.is_empty() => {
-                    untried[0]
-                }
-                _ => return Err(error),
+                _ => target,
             };
+            run.next(client, error, TransferLeaderRequest::IDEMPOTENT, false)
+                .await?;
+            target = next;
         }
     }
 }
